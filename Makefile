@@ -1,0 +1,53 @@
+# yuqing — two commands: `make run` (set up + start everything) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(BIN)/pip --disable-pip-version-check
+export YUQING_TORCH_THREADS ?= 1
+
+.PHONY: run install dev test lint format bench train demo clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# torch goes first and pinned, so nothing pulls a multi-GB CUDA build.
+$(VENV)/.runtime: pyproject.toml | $(BIN)/activate
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime pyproject.toml
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.runtime
+dev: $(VENV)/.dev
+
+run: $(VENV)/.runtime
+	$(BIN)/yuqing run
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# pytest exits 5 when it collects nothing; that is not a failure of the code under test.
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected" || exit $$rc; }
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+train: $(VENV)/.dev
+	$(BIN)/yuqing train all
+
+demo: $(VENV)/.runtime
+	$(BIN)/yuqing demo
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI, versioned under /api/v1) and the dashboard's static files."""

@@ -1,0 +1,1 @@
+"""Core of yuqing: the post schema, configuration, durable queue, pipeline and CLI."""

@@ -1,0 +1,45 @@
+"""SQLite connections with the settings every table of ours relies on (WAL, busy timeout)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def connect(
+    path: str | Path, *, durable: bool = True, check_same_thread: bool = False
+) -> sqlite3.Connection:
+    """Open a WAL-mode database.
+
+    ``durable`` selects ``synchronous=FULL`` (a commit survives power loss) over NORMAL
+    (survives a killed process, which is what ``kill -9`` tests). The inbox uses FULL because a
+    commit there is the acknowledgement given to the sender.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        str(p), timeout=30, isolation_level=None, check_same_thread=check_same_thread
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Tx:
+    """``with Tx(conn):`` — BEGIN IMMEDIATE … COMMIT, ROLLBACK on error (autocommit connections)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

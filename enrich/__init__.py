@@ -1,0 +1,1 @@
+"""Pipeline components: wrap the pure nlp/ and geo/ code with configuration and state."""

@@ -1,0 +1,1 @@
+"""Pure text computation: segmentation, models, rules. No I/O beyond loading model files."""

@@ -1,0 +1,462 @@
+"""Embedded store: SQLite + FTS5 over pre-segmented Chinese text.
+
+Why FTS5 with unicode61 over our own tokens: trigram cannot index 2-character words (most
+Chinese words), and giving FTS5 space-separated jieba tokens makes its tokens exactly the
+ones the Elasticsearch backend indexes. Filters and sorts use ordinary indexed columns; the
+full record is kept as JSON so the schema can grow without migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from core.db import Tx, connect
+from core.schema import SHANGHAI, Post
+from nlp.segment import index_tokens
+from store.base import (
+    KEYWORD_FIELDS,
+    TOTAL_CAP,
+    Bucket,
+    Filters,
+    Hit,
+    KeywordCount,
+    QueryError,
+    SearchQuery,
+    SearchResult,
+    TimeBucket,
+    decode_cursor,
+    encode_cursor,
+)
+from store.highlight import highlight
+from store.querytext import ParsedQuery, parse_query
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts (
+  rowid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  published_at INTEGER NOT NULL,
+  fetched_at INTEGER NOT NULL,
+  engagement INTEGER NOT NULL DEFAULT 0,
+  sentiment TEXT, category TEXT, risk TEXT,
+  grid_id TEXT, community TEXT, street TEXT, district TEXT, geo_level TEXT,
+  event_id TEXT, duplicate_of TEXT, author_hash TEXT,
+  keywords TEXT NOT NULL DEFAULT '[]',
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_time ON posts(published_at);
+CREATE INDEX IF NOT EXISTS posts_grid_time ON posts(grid_id, published_at);
+CREATE INDEX IF NOT EXISTS posts_street_time ON posts(street, published_at);
+CREATE INDEX IF NOT EXISTS posts_community_time ON posts(community, published_at);
+CREATE INDEX IF NOT EXISTS posts_category_time ON posts(category, published_at);
+CREATE INDEX IF NOT EXISTS posts_source_time ON posts(source, published_at);
+CREATE INDEX IF NOT EXISTS posts_stype_time ON posts(source_type, published_at);
+CREATE INDEX IF NOT EXISTS posts_risk_time ON posts(risk, published_at);
+CREATE INDEX IF NOT EXISTS posts_event ON posts(event_id);
+CREATE INDEX IF NOT EXISTS posts_dup ON posts(duplicate_of);
+CREATE TABLE IF NOT EXISTS post_grids (
+  post_rowid INTEGER NOT NULL REFERENCES posts(rowid) ON DELETE CASCADE,
+  grid_id TEXT NOT NULL,
+  PRIMARY KEY (grid_id, post_rowid)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(body, tokenize='unicode61 remove_diacritics 0');
+"""
+
+_COLUMN_FOR = {f: f for f in KEYWORD_FIELDS}
+
+
+def _ts(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def _fts_token(tok: str) -> str:
+    return '"' + tok.replace('"', '""') + '"'
+
+
+def fts_expression(parsed: ParsedQuery) -> str:
+    def term_expr(term) -> str:
+        return "(" + " AND ".join(_fts_token(t) for t in term.tokens) + ")"
+
+    groups = ["(" + " OR ".join(term_expr(t) for t in g) + ")" for g in parsed.groups]
+    expr = " AND ".join(groups)
+    for term in parsed.excluded:
+        expr = f"({expr}) NOT {term_expr(term)}"
+    return expr
+
+
+def tz_offset_seconds() -> int:
+    off = datetime.now(SHANGHAI).utcoffset()
+    return int(off.total_seconds()) if off else 0
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, max_query_chars: int = 500) -> None:
+        self.path = Path(path)
+        self.max_query_chars = max_query_chars
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        conn = self._conn()
+        conn.executescript(SCHEMA)
+
+    # connections are per thread: FastAPI runs sync endpoints in a thread pool
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, durable=False)
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=268435456")
+            self._local.conn = conn
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._conn()
+
+    # ---- writes ---------------------------------------------------------------------------
+    def upsert(self, posts: list[Post]) -> None:
+        if not posts:
+            return
+        rows = []
+        for p in posts:
+            geo = p.geo
+            rows.append(
+                (
+                    p.id,
+                    p.source,
+                    p.source_type.value,
+                    _ts(p.published_at),
+                    _ts(p.fetched_at),
+                    p.engagement.total,
+                    p.sentiment.label if p.sentiment else None,
+                    p.category.label if p.category else None,
+                    p.risk.level if p.risk else None,
+                    geo.grid_id if geo else None,
+                    geo.community if geo else None,
+                    geo.street if geo else None,
+                    geo.district if geo else None,
+                    geo.level if geo else None,
+                    p.event_id,
+                    p.duplicate_of,
+                    p.author.hash,
+                    json.dumps(p.keywords, ensure_ascii=False),
+                    p.model_dump_json(),
+                    " ".join(index_tokens(p.full_text)),
+                    ([geo.grid_id] if geo and geo.grid_id else [])
+                    + (list(geo.special_grid_ids) if geo else []),
+                )
+            )
+        conn = self._conn()
+        with self._write_lock, Tx(conn):
+            for row in rows:
+                cur = conn.execute(
+                    """INSERT INTO posts (id, source, source_type, published_at, fetched_at, engagement,
+                         sentiment, category, risk, grid_id, community, street, district, geo_level,
+                         event_id, duplicate_of, author_hash, keywords, doc)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                       ON CONFLICT(id) DO UPDATE SET source=excluded.source, source_type=excluded.source_type,
+                         published_at=excluded.published_at, fetched_at=excluded.fetched_at,
+                         engagement=excluded.engagement, sentiment=excluded.sentiment,
+                         category=excluded.category, risk=excluded.risk, grid_id=excluded.grid_id,
+                         community=excluded.community, street=excluded.street, district=excluded.district,
+                         geo_level=excluded.geo_level, event_id=excluded.event_id,
+                         duplicate_of=excluded.duplicate_of, author_hash=excluded.author_hash,
+                         keywords=excluded.keywords, doc=excluded.doc
+                       RETURNING rowid""",
+                    row[:19],
+                )
+                rowid = cur.fetchone()[0]
+                conn.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
+                conn.execute("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", (rowid, row[19]))
+                conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (rowid,))
+                for gid in dict.fromkeys(row[20]):
+                    conn.execute(
+                        "INSERT INTO post_grids(post_rowid, grid_id) VALUES (?,?)", (rowid, gid)
+                    )
+
+    def update_fields(self, post_id: str, **changes: Any) -> Post | None:
+        """Patch enrichment fields of one stored post (analyst corrections, event moves)."""
+        post = self.get(post_id)
+        if post is None:
+            return None
+        updated = post.model_copy(update=changes)
+        self.upsert([Post.model_validate(updated.model_dump())])
+        return self.get(post_id)
+
+    # ---- reads ------------------------------------------------------------------------------
+    def get(self, post_id: str) -> Post | None:
+        row = self._conn().execute("SELECT doc FROM posts WHERE id=?", (post_id,)).fetchone()
+        return Post.model_validate_json(row[0]) if row else None
+
+    def get_many(self, ids: list[str]) -> list[Post]:
+        out: list[Post] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT id, doc FROM posts WHERE id IN ({','.join('?' * len(chunk))})"
+            found = {r[0]: r[1] for r in self._conn().execute(q, chunk)}
+            out.extend(Post.model_validate_json(found[i]) for i in chunk if i in found)
+        return out
+
+    def duplicate_counts(self, ids: list[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        q = f"SELECT duplicate_of, COUNT(*) FROM posts WHERE duplicate_of IN ({','.join('?' * len(ids))}) GROUP BY duplicate_of"
+        return {r[0]: r[1] for r in self._conn().execute(q, ids)}
+
+    def _where(self, filters: Filters, parsed: ParsedQuery | None) -> tuple[str, list[Any], bool]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if filters.since is not None:
+            clauses.append("p.published_at >= ?")
+            params.append(_ts(filters.since))
+        if filters.until is not None:
+            clauses.append("p.published_at < ?")
+            params.append(_ts(filters.until))
+        for field, values in filters.keyword_filters().items():
+            if field == "grid_id":
+                clauses.append(
+                    f"p.rowid IN (SELECT post_rowid FROM post_grids WHERE grid_id IN ({','.join('?' * len(values))}))"
+                )
+            else:
+                clauses.append(f"p.{_COLUMN_FOR[field]} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+        if filters.ids:
+            clauses.append(f"p.id IN ({','.join('?' * len(filters.ids))})")
+            params.extend(filters.ids)
+        if filters.exclude_duplicates:
+            clauses.append("p.duplicate_of IS NULL")
+        use_fts = parsed is not None and not parsed.empty
+        if use_fts:
+            clauses.append("posts_fts MATCH ?")
+            params.append(fts_expression(parsed))
+        return (" AND ".join(clauses) or "1"), params, use_fts
+
+    def _parse(self, q: str | None) -> ParsedQuery | None:
+        if q is None or not q.strip():
+            return None
+        parsed = parse_query(q, self.max_query_chars)
+        return parsed
+
+    def _from(self, use_fts: bool) -> str:
+        return "posts_fts JOIN posts p ON p.rowid = posts_fts.rowid" if use_fts else "posts p"
+
+    def _no_match(self, parsed: ParsedQuery | None, q: str | None) -> bool:
+        # text was given but nothing searchable was left in it (only emoji/punctuation)
+        return bool(q and q.strip()) and (parsed is None or parsed.empty)
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        parsed = self._parse(query.q)
+        if self._no_match(parsed, query.q):
+            return SearchResult(total=0, hits=[])
+        where, params, use_fts = self._where(query.filters, parsed)
+        conn = self._conn()
+        total = conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {self._from(use_fts)} WHERE {where} LIMIT {TOTAL_CAP + 1})",
+            params,
+        ).fetchone()[0]
+        relation = "gte" if total > TOTAL_CAP else "eq"
+        total = min(total, TOTAL_CAP)
+
+        sort = query.sort if (query.sort != "relevance" or use_fts) else "time"
+        score_sql = "bm25(posts_fts)" if use_fts else "NULL"
+        extra, extra_params = "", []
+        if sort == "time":
+            order = "p.published_at DESC, p.rowid DESC"
+            if query.cursor:
+                ts, rid = decode_cursor(query.cursor, 2)
+                extra = " AND (p.published_at < ? OR (p.published_at = ? AND p.rowid < ?))"
+                extra_params = [ts, ts, rid]
+        elif sort == "engagement":
+            order = "p.engagement DESC, p.published_at DESC, p.rowid DESC"
+            if query.cursor:
+                eng, ts, rid = decode_cursor(query.cursor, 3)
+                extra = (
+                    " AND (p.engagement < ? OR (p.engagement = ? AND (p.published_at < ? OR"
+                    " (p.published_at = ? AND p.rowid < ?))))"
+                )
+                extra_params = [eng, eng, ts, ts, rid]
+        else:
+            order = "score ASC, p.rowid DESC"  # bm25(): lower is better
+            if query.cursor:
+                (offset,) = decode_cursor(query.cursor, 1)
+                if not isinstance(offset, int) or offset < 0:
+                    raise QueryError("invalid cursor")
+                extra_params = []
+        offset_sql = ""
+        if sort == "relevance" and query.cursor:
+            offset_sql = f" OFFSET {int(offset)}"
+        try:
+            rows = conn.execute(
+                f"SELECT p.rowid, p.id, p.doc, p.published_at, p.engagement, {score_sql} AS score "
+                f"FROM {self._from(use_fts)} WHERE {where}{extra} ORDER BY {order} "
+                f"LIMIT {query.size + 1}{offset_sql}",
+                params + extra_params,
+            ).fetchall()
+        except (TypeError, ValueError):
+            raise QueryError("invalid cursor") from None
+        more = len(rows) > query.size
+        rows = rows[: query.size]
+        tokens = parsed.all_tokens() if parsed else []
+        dup = self.duplicate_counts([r["id"] for r in rows])
+        hits = []
+        for r in rows:
+            post = Post.model_validate_json(r["doc"])
+            hl: dict[str, str] = {}
+            if query.highlight and tokens:
+                for name, value in (("title", post.title), ("text", post.text)):
+                    snippet = highlight(value or "", tokens)
+                    if snippet:
+                        hl[name] = snippet
+            score = -r["score"] if r["score"] is not None else None
+            hits.append(
+                Hit(post=post, score=score, highlights=hl, duplicate_count=dup.get(post.id, 0))
+            )
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            if sort == "time":
+                next_cursor = encode_cursor([last["published_at"], last["rowid"]])
+            elif sort == "engagement":
+                next_cursor = encode_cursor(
+                    [last["engagement"], last["published_at"], last["rowid"]]
+                )
+            else:
+                prev = int(decode_cursor(query.cursor, 1)[0]) if query.cursor else 0
+                next_cursor = encode_cursor([prev + query.size])
+        return SearchResult(
+            total=total, total_relation=relation, hits=hits, next_cursor=next_cursor
+        )
+
+    def count(self, filters: Filters, q: str | None = None) -> int:
+        parsed = self._parse(q)
+        if self._no_match(parsed, q):
+            return 0
+        where, params, use_fts = self._where(filters, parsed)
+        return (
+            self._conn()
+            .execute(f"SELECT COUNT(*) FROM {self._from(use_fts)} WHERE {where}", params)
+            .fetchone()[0]
+        )
+
+    def timeline(
+        self,
+        filters: Filters,
+        interval: Literal["hour", "day"] = "hour",
+        split: str | None = None,
+        q: str | None = None,
+    ) -> list[TimeBucket]:
+        if interval not in ("hour", "day"):
+            raise QueryError("interval must be hour or day")
+        if split is not None and split not in KEYWORD_FIELDS:
+            raise QueryError(f"cannot split by {split!r}; use one of {', '.join(KEYWORD_FIELDS)}")
+        parsed = self._parse(q)
+        if self._no_match(parsed, q):
+            return []
+        where, params, use_fts = self._where(filters, parsed)
+        size = 3600 if interval == "hour" else 86400
+        off = tz_offset_seconds()
+        bucket = f"((p.published_at + {off}) / {size}) * {size} - {off}"
+        split_sql = f", COALESCE(p.{split}, '') AS k" if split else ", '' AS k"
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {bucket} AS b{split_sql}, COUNT(*) AS n FROM {self._from(use_fts)} WHERE {where} "
+                f"GROUP BY b, k ORDER BY b",
+                params,
+            )
+            .fetchall()
+        )
+        out: dict[int, TimeBucket] = {}
+        for r in rows:
+            b = out.get(r["b"])
+            if b is None:
+                b = out[r["b"]] = TimeBucket(
+                    t=datetime.fromtimestamp(r["b"], UTC).astimezone(SHANGHAI), count=0
+                )
+            b.count += r["n"]
+            if split:
+                b.by[r["k"] or "unknown"] = b.by.get(r["k"] or "unknown", 0) + r["n"]
+        return list(out.values())
+
+    def breakdown(
+        self, filters: Filters, field: str, size: int = 50, q: str | None = None
+    ) -> list[Bucket]:
+        if field not in KEYWORD_FIELDS:
+            raise QueryError(
+                f"cannot break down by {field!r}; use one of {', '.join(KEYWORD_FIELDS)}"
+            )
+        size = max(1, min(int(size), 5000))
+        parsed = self._parse(q)
+        if self._no_match(parsed, q):
+            return []
+        where, params, use_fts = self._where(filters, parsed)
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT p.{field} AS k, COUNT(*) AS n, SUM(p.sentiment = 'negative') AS neg "
+                f"FROM {self._from(use_fts)} WHERE {where} AND p.{field} IS NOT NULL "
+                f"GROUP BY p.{field} ORDER BY n DESC, k ASC LIMIT {size}",
+                params,
+            )
+            .fetchall()
+        )
+        return [Bucket(key=r["k"], count=r["n"], negative=r["neg"] or 0) for r in rows]
+
+    def keywords(
+        self, filters: Filters, size: int = 30, q: str | None = None, sample: int = 20000
+    ) -> list[KeywordCount]:
+        size = max(1, min(int(size), 500))
+        parsed = self._parse(q)
+        if self._no_match(parsed, q):
+            return []
+        where, params, use_fts = self._where(filters, parsed)
+        counter: Counter[str] = Counter()
+        for (kw,) in self._conn().execute(
+            f"SELECT p.keywords FROM {self._from(use_fts)} WHERE {where} "
+            f"ORDER BY p.published_at DESC LIMIT {int(sample)}",
+            params,
+        ):
+            counter.update(set(json.loads(kw)))
+        return [
+            KeywordCount(word=w, count=n)
+            for w, n in sorted(counter.items(), key=lambda x: (-x[1], x[0]))[:size]
+        ]
+
+    def iter_posts(self, filters: Filters, batch_size: int = 1000) -> Iterator[Post]:
+        where, params, use_fts = self._where(filters, None)
+        last = 0
+        while True:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT p.rowid, p.doc FROM posts p WHERE {where} AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
+                    params + [last, batch_size],
+                )
+                .fetchall()
+            )
+            if not rows:
+                return
+            for r in rows:
+                yield Post.model_validate_json(r["doc"])
+            last = rows[-1]["rowid"]
+
+    def info(self) -> dict[str, Any]:
+        conn = self._conn()
+        n = conn.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return {"backend": self.backend, "posts": n, "path": str(self.path), "size_bytes": size}
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
