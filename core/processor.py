@@ -41,6 +41,9 @@ class Processor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_batch_at: float | None = None
+        released = inbox.release_dead_leases()
+        if released:
+            log.warning("resumed %d inbox records leased by a process that died", released)
 
     def add_listener(self, fn: Listener) -> None:
         self.listeners.append(fn)

@@ -9,6 +9,8 @@ because the store upserts by id (at-least-once into an idempotent sink).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +31,8 @@ CREATE TABLE IF NOT EXISTS inbox (
   received_at REAL NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
-  claimed_until REAL NOT NULL DEFAULT 0
+  claimed_until REAL NOT NULL DEFAULT 0,
+  claimed_by TEXT
 );
 CREATE INDEX IF NOT EXISTS inbox_claim ON inbox(claimed_until, seq);
 CREATE TABLE IF NOT EXISTS deadletter (
@@ -44,6 +47,23 @@ CREATE TABLE IF NOT EXISTS deadletter (
 """
 
 MAX_PAYLOAD_BYTES = 2_000_000
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_dead(owner: str | None) -> bool:
+    """True when a lease belongs to a process on this host that no longer runs."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another node's lease: wait for it to expire
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass
@@ -137,14 +157,35 @@ class Inbox:
         now = time.time()
         with Tx(self.conn):
             rows = self.conn.execute(
-                "UPDATE inbox SET claimed_until=? WHERE seq IN (SELECT seq FROM inbox WHERE claimed_until < ? "
-                "ORDER BY seq LIMIT ?) RETURNING seq, payload, attempts",
-                (now + lease_seconds, now, limit),
+                "UPDATE inbox SET claimed_until=?, claimed_by=? WHERE seq IN (SELECT seq FROM inbox "
+                "WHERE claimed_until < ? ORDER BY seq LIMIT ?) RETURNING seq, payload, attempts",
+                (now + lease_seconds, OWNER, now, limit),
             ).fetchall()
         rows.sort(key=lambda r: r["seq"])
         return [
             Claimed(r["seq"], Post.model_validate_json(r["payload"]), r["attempts"]) for r in rows
         ]
+
+    def release_dead_leases(self) -> int:
+        """After a crash, hand back rows leased by processes of this host that died (kill -9),
+        so a restarted single-node service resumes at once instead of waiting out the lease."""
+        now = time.time()
+        owners = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT claimed_by FROM inbox WHERE claimed_until >= ? AND claimed_by IS NOT NULL",
+                (now,),
+            )
+        ]
+        dead = [o for o in owners if _owner_dead(o)]
+        if not dead:
+            return 0
+        with Tx(self.conn):
+            cur = self.conn.execute(
+                f"UPDATE inbox SET claimed_until=0, claimed_by=NULL WHERE claimed_by IN ({','.join('?' * len(dead))})",
+                dead,
+            )
+        return cur.rowcount
 
     def ack(self, seqs: list[int]) -> None:
         if not seqs:
