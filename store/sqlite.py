@@ -157,6 +157,17 @@ class SqliteStore:
             )
         conn = self._conn()
         with self._write_lock, Tx(conn):
+            # only rows that already exist need their old index entries removed
+            existing: set[str] = set()
+            ids = [r[0] for r in rows]
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                existing.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT id FROM posts WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                )
             for row in rows:
                 cur = conn.execute(
                     """INSERT INTO posts (id, source, source_type, published_at, fetched_at, engagement,
@@ -175,9 +186,12 @@ class SqliteStore:
                     row[:19],
                 )
                 rowid = cur.fetchone()[0]
-                conn.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
+                if row[0] in existing:
+                    conn.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
+                    conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (rowid,))
+                else:
+                    existing.add(row[0])  # the same id twice in one batch
                 conn.execute("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", (rowid, row[19]))
-                conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (rowid,))
                 for gid in dict.fromkeys(row[20]):
                     conn.execute(
                         "INSERT INTO post_grids(post_rowid, grid_id) VALUES (?,?)", (rowid, gid)

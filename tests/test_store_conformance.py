@@ -310,3 +310,13 @@ def test_duplicate_count_on_hits(store):
 def test_timezone_is_kept(store):
     p = store.get("t:0")
     assert p.published_at.astimezone(UTC) == (NOW).astimezone(UTC)
+
+
+def test_same_id_twice_in_one_batch_keeps_the_last(store):
+    a = make_post(50, "第一版：路灯不亮")
+    b = make_post(50, "第二版：井盖丢失")
+    store.upsert([a, b])
+    getattr(store, "refresh", lambda: None)()
+    assert store.count(Filters(ids=["t:50"])) == 1
+    assert store.search(SearchQuery(q="井盖")).total == 1
+    assert store.search(SearchQuery(q="路灯")).total == 0
