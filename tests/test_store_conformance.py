@@ -313,10 +313,10 @@ def test_timezone_is_kept(store):
 
 
 def test_same_id_twice_in_one_batch_keeps_the_last(store):
-    a = make_post(50, "第一版：路灯不亮")
+    a = make_post(50, "第一版：下水道堵塞")
     b = make_post(50, "第二版：井盖丢失")
     store.upsert([a, b])
     getattr(store, "refresh", lambda: None)()
     assert store.count(Filters(ids=["t:50"])) == 1
     assert store.search(SearchQuery(q="井盖")).total == 1
-    assert store.search(SearchQuery(q="路灯")).total == 0
+    assert store.search(SearchQuery(q="下水道")).total == 0
