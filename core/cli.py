@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "core.commands.data",
     "core.commands.keys",
     "core.commands.demo",
+    "core.commands.models",
 ]
 
 

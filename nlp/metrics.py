@@ -70,6 +70,23 @@ def neutral_called_negative(gold: Sequence[str], pred: Sequence[str]) -> float |
     return round(sum(1 for p in neutral if p == "negative") / len(neutral), 4)
 
 
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float | None:
+    """ECE: |accuracy − mean confidence| per equal-width confidence bin, weighted by bin size."""
+    if not confidences:
+        return None
+    totals = [[0, 0.0, 0] for _ in range(bins)]  # n, sum confidence, n correct
+    for c, ok in zip(confidences, correct, strict=True):
+        b = min(bins - 1, int(c * bins))
+        totals[b][0] += 1
+        totals[b][1] += c
+        totals[b][2] += int(ok)
+    n = len(confidences)
+    ece = sum(abs(k / cnt - s / cnt) * cnt / n for cnt, s, k in totals if cnt)
+    return round(ece, 4)
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     """Human-readable report for ``yuqing eval`` (the JSON form is in metrics.json)."""
     labels = metrics["confusion"]["labels"]
@@ -79,6 +96,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     ]
     if metrics.get("neutral_called_negative") is not None:
         lines.append(f"neutral called negative: {metrics['neutral_called_negative']:.2%}")
+    if metrics.get("ece") is not None:
+        lines.append(f"expected calibration error: {metrics['ece']:.4f}")
     lines.append("")
     lines.append(f"{'class':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for lab in labels:
