@@ -58,6 +58,12 @@ class ElasticsearchStoreConfig(Section):
     rollover_max_age: str = "30d"
     rollover_max_primary_shard_size: str = "50gb"
     delete_after: str | None = None
+    # create the template/alias at start-up when missing (`yuqing es setup` does it explicitly)
+    auto_setup: bool = True
+    # bulk writes: docs per request, retries of 429 rejections (with back-off), refresh policy
+    bulk_chunk: int = Field(500, ge=1, le=10000)
+    bulk_max_retries: int = Field(5, ge=0, le=20)
+    write_refresh: Literal["false", "wait_for", "true"] = "false"
 
 
 class StoreConfig(Section):

@@ -16,7 +16,7 @@ from core import metrics
 from core.pipeline import Pipeline
 from core.queue import Claimed, Inbox
 from core.schema import Post
-from store.base import Store
+from store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ class Processor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_batch_at: float | None = None
+        self._outage = 0  # consecutive batches refused by an unavailable store
+        self.max_outage_delay = 30.0
         released = inbox.release_dead_leases()
         if released:
             log.warning("resumed %d inbox records leased by a process that died", released)
@@ -64,11 +66,28 @@ class Processor:
         start = time.perf_counter()
         try:
             self._handle(claimed)
+            self._outage = 0
+        except StoreUnavailable as exc:  # a remote store is down: keep the batch, count nothing
+            self._outage += 1
+            delay = min(self.max_outage_delay, self.poll_interval * 2**self._outage)
+            log.warning(
+                "store unavailable (%s); %d posts stay in the inbox, retry in %.1fs",
+                exc,
+                len(claimed),
+                delay,
+            )
+            self.inbox.release(claimed, delay, f"store unavailable: {exc}")
+            return 0
         except Exception as exc:  # isolate the bad record(s) instead of failing the batch forever
             log.warning("batch of %d failed (%s); retrying one by one", len(claimed), exc)
-            for c in claimed:
+            for n, c in enumerate(claimed):
                 try:
                     self._handle([c])
+                except StoreUnavailable as one_exc:
+                    self.inbox.release(
+                        claimed[n:], self.poll_interval, f"store unavailable: {one_exc}"
+                    )
+                    break
                 except Exception as one_exc:
                     metrics.PROCESS_ERRORS.inc()
                     reason = f"{type(one_exc).__name__}: {one_exc}"

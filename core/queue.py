@@ -193,6 +193,17 @@ class Inbox:
         with Tx(self.conn):
             self.conn.executemany("DELETE FROM inbox WHERE seq=?", [(s,) for s in seqs])
 
+    def release(self, claimed: list[Claimed], delay: float = 0.0, error: str = "") -> None:
+        """Hand rows back without counting an attempt (the store was down, the rows are fine)."""
+        if not claimed:
+            return
+        until = time.time() + max(0.0, delay)
+        with Tx(self.conn):
+            self.conn.executemany(
+                "UPDATE inbox SET claimed_until=?, claimed_by=NULL, last_error=? WHERE seq=?",
+                [(until, error[:2000] or None, c.seq) for c in claimed],
+            )
+
     def fail(self, claimed: list[Claimed], error: str) -> int:
         """Release rows for retry; rows past max_attempts move to the dead-letter table."""
         dead = 0

@@ -37,6 +37,14 @@ class StoreError(Exception):
     """A backend failure worth telling the user about (connection, corruption)."""
 
 
+class StoreUnavailable(StoreError):
+    """The backend is down or overloaded: try again later; the records themselves are fine.
+
+    The processor keeps such a batch in the inbox without counting an attempt, so an outage of
+    a remote store never dead-letters a post.
+    """
+
+
 class QueryError(ValueError):
     """The user's query cannot be run as given; the message says why (HTTP 400)."""
 

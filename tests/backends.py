@@ -22,3 +22,8 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 # name -> context manager factory(tmp_path). The Elasticsearch backend adds itself here.
 BACKENDS: dict[str, Callable[[Path], object]] = {"sqlite": sqlite_store}
+
+# Elasticsearch: the noida-db emulator started once per test run, or $YUQING_ES_URL (a real cluster)
+from es_emulator import es_store  # noqa: E402
+
+BACKENDS["elasticsearch"] = es_store
