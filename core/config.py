@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crawler.config import CrawlerConfig
+
 ENV_PREFIX = "YUQING__"
 DEFAULT_CONFIG_FILE = Path("config/yuqing.yaml")
 
@@ -114,6 +116,7 @@ class Settings(Section):
     privacy: PrivacyConfig = PrivacyConfig()
     pipeline: PipelineConfig = PipelineConfig()
     nlp: NlpConfig = NlpConfig()
+    crawler: CrawlerConfig = CrawlerConfig()
 
     def path(self, rel: str) -> Path:
         """Resolve a data path: absolute stays, relative goes under data_dir."""

@@ -1,0 +1,1 @@
+"""The four generic spiders; which site each crawls is given by ``-a source=NAME``."""

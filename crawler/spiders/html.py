@@ -1,0 +1,130 @@
+"""List → detail crawling driven by selectors from the sources file.
+
+One spider covers news sites (title/body/date), 领导留言板-style boards (citizen message plus the
+official reply, kept in ``extra.reply``) and Discuz!-style threads (``floors``: every floor is a
+post; floors after the first point to it through ``parent_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from scrapy.http import Response
+
+from core.schema import canonical_url
+from crawler.extract import all_values, first_text, main_text, page_date, select
+from crawler.seen import id_key, url_key
+from crawler.spiders.base import SourceSpider
+
+
+class HtmlSpider(SourceSpider):
+    name = "html"
+
+    async def start(self):
+        for url in self.rt.urls:
+            req = self.list_request(url, self.parse_list)
+            if req is not None:
+                yield req
+
+    def native_id(self, url: str) -> str | None:
+        pattern = self.src.selectors.item_id
+        if not pattern:
+            return None
+        m = re.search(pattern, url)
+        return (m.group(1) if m.groups() else m.group(0)) if m else None
+
+    def parse_list(self, response: Response):
+        sel = self.src.selectors
+        links = []
+        for href in all_values(response.selector, sel.item_links):
+            url = response.urljoin(href)
+            if url.startswith(("http://", "https://")) and url not in links:
+                links.append(url)
+        if not links:
+            self.crawler.stats.inc_value("yuqing/errors/empty_list")
+            return
+        self.list_ok()
+        known = 0
+        for url in links:
+            nid = self.native_id(url)
+            keys = [url_key(url)] + ([id_key(nid)] if nid else [])
+            state = self.claim(*keys)
+            if state != "new":
+                known += state == "seen"
+                continue
+            yield self.detail_request(url, self.parse_detail, cb_kwargs={"native_id": nid})
+        if known and self.src.stop_at_known:
+            self.crawler.stats.inc_value("yuqing/stopped_at_known")
+            return
+        nxt = first_text(response.selector, sel.next_page) if sel.next_page else None
+        if nxt:
+            req = self.list_request(response.urljoin(nxt), self.parse_list)
+            if req is not None:
+                yield req
+
+    def parse_detail(self, response: Response, native_id: str | None = None):
+        sel = self.src.selectors
+        page = response.selector
+        if sel.floors:
+            yield from self._floors(response, native_id)
+            return
+        title = first_text(page, sel.title) or first_text(page, "title::text")
+        body = first_text(page, sel.body) if sel.body else main_text(response.text, response.url)
+        date = first_text(page, sel.date) if sel.date else page_date(page)
+        fields = {
+            "url": response.url,
+            "native_id": native_id,
+            "title": title,
+            "text": body or "",
+            "published_at": date,
+            "author_name": first_text(page, sel.author),
+        }
+        if sel.replies:
+            fields["comments"] = first_text(page, sel.replies)
+        if sel.views:
+            fields["views"] = first_text(page, sel.views)
+        reply = first_text(page, sel.reply_body) if sel.reply_body else None
+        if reply:
+            fields["extra"] = {
+                "reply": {
+                    "text": reply,
+                    "org": first_text(page, sel.reply_org),
+                    "date": first_text(page, sel.reply_date),
+                }
+            }
+        yield self.item(**fields)
+
+    def _floors(self, response: Response, native_id: str | None):
+        sel = self.src.selectors
+        page = response.selector
+        title = first_text(page, sel.title)
+        floors = select(page, sel.floors)
+        if not floors:
+            self.crawler.stats.inc_value("yuqing/errors/no_floors")
+            return
+        base = native_id or hashlib.sha1(canonical_url(response.url).encode()).hexdigest()[:16]
+        for n, floor in enumerate(floors, 1):
+            raw_id = first_text(floor, sel.floor_id) if sel.floor_id else None
+            digits = re.search(r"\d+", raw_id or "")
+            floor_id = digits.group(0) if digits else str(n)
+            fid = base if n == 1 else f"{base}-{floor_id}"
+            if n > 1 and self.is_known(id_key(fid)):
+                continue
+            fields = {
+                "native_id": fid,
+                "url": response.url if n == 1 else f"{response.url}#pid{floor_id}",
+                "title": title if n == 1 else None,
+                "text": first_text(floor, sel.floor_body) or "",
+                "published_at": first_text(floor, sel.floor_date),
+                "author_name": first_text(floor, sel.floor_author),
+                "extra": {"floor": n},
+            }
+            if n == 1:
+                if sel.replies:
+                    fields["comments"] = first_text(page, sel.replies)
+                if sel.views:
+                    fields["views"] = first_text(page, sel.views)
+            else:
+                fields["parent_native_id"] = base
+            yield self.item(**fields)
