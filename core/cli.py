@@ -18,7 +18,9 @@ COMMAND_MODULES = [
     "core.commands.data",
     "core.commands.keys",
     "core.commands.demo",
+    "geo.commands",
     "core.commands.models",
+    "alerts.cli",
 ]
 
 

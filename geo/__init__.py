@@ -1,0 +1,1 @@
+"""Grids and geotagging: grid registry, administrative hierarchy, gazetteer, and the tagger."""
