@@ -67,10 +67,28 @@ CREATE TABLE IF NOT EXISTS post_grids (
   grid_id TEXT NOT NULL,
   PRIMARY KEY (grid_id, post_rowid)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_hour (
+  hour INTEGER NOT NULL,
+  grid_id TEXT NOT NULL,
+  sentiment TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (hour, grid_id, sentiment)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(body, tokenize='unicode61 remove_diacritics 0');
 """
 
 _COLUMN_FOR = {f: f for f in KEYWORD_FIELDS}
+
+
+def _rollup_key(
+    published_at: int, grid_id: str | None, sentiment: str | None
+) -> tuple[int, str, str]:
+    # '' stands for "no grid"/"not scored" so the primary key stays NOT NULL
+    return (published_at // 3600 * 3600, grid_id or "", sentiment or "")
+
+
+# Filters the hourly rollup can answer exactly (the rest of a query goes to the posts table).
+_ROLLUP_FIELDS = {"sentiment"}
 
 
 def _ts(dt: datetime) -> int:
@@ -107,6 +125,22 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         conn = self._conn()
         conn.executescript(SCHEMA)
+        self._ensure_rollup()
+
+    def _ensure_rollup(self) -> None:
+        """Rebuild the hourly rollup when it is missing (a database made before it existed)."""
+        conn = self._conn()
+        if (
+            conn.execute("SELECT 1 FROM rollup_hour LIMIT 1").fetchone()
+            or not conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone()
+        ):
+            return
+        with self._write_lock, Tx(conn):
+            conn.execute(
+                "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) "
+                "SELECT published_at / 3600 * 3600, COALESCE(grid_id, ''), COALESCE(sentiment, ''), COUNT(*) "
+                "FROM posts GROUP BY 1, 2, 3"
+            )
 
     # connections are per thread: FastAPI runs sync endpoints in a thread pool
     def _conn(self) -> sqlite3.Connection:
@@ -157,17 +191,18 @@ class SqliteStore:
             )
         conn = self._conn()
         with self._write_lock, Tx(conn):
-            # only rows that already exist need their old index entries removed
-            existing: set[str] = set()
+            # rows that already exist need their old index entries and rollup counts removed
+            existing: dict[str, tuple] = {}
             ids = [r[0] for r in rows]
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
-                existing.update(
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT id FROM posts WHERE id IN ({','.join('?' * len(chunk))})", chunk
-                    )
-                )
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT id, published_at, grid_id, sentiment FROM posts WHERE id IN ({marks})",
+                    chunk,
+                ):
+                    existing[r[0]] = (r[1], r[2], r[3])
+            rollup: Counter[tuple[int, str, str]] = Counter()
             for row in rows:
                 cur = conn.execute(
                     """INSERT INTO posts (id, source, source_type, published_at, fetched_at, engagement,
@@ -186,16 +221,23 @@ class SqliteStore:
                     row[:19],
                 )
                 rowid = cur.fetchone()[0]
-                if row[0] in existing:
+                old = existing.get(row[0])
+                if old is not None:
                     conn.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
                     conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (rowid,))
-                else:
-                    existing.add(row[0])  # the same id twice in one batch
+                    rollup[_rollup_key(*old)] -= 1
+                existing[row[0]] = (row[3], row[9], row[6])  # the same id twice in one batch
+                rollup[_rollup_key(row[3], row[9], row[6])] += 1
                 conn.execute("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", (rowid, row[19]))
                 for gid in dict.fromkeys(row[20]):
                     conn.execute(
                         "INSERT INTO post_grids(post_rowid, grid_id) VALUES (?,?)", (rowid, gid)
                     )
+            conn.executemany(
+                "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) VALUES (?,?,?,?) "
+                "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
+                [(*k, v) for k, v in rollup.items() if v],
+            )
 
     def update_fields(self, post_id: str, **changes: Any) -> Post | None:
         """Patch enrichment fields of one stored post (analyst corrections, event moves)."""
@@ -375,9 +417,11 @@ class SqliteStore:
         parsed = self._parse(q)
         if self._no_match(parsed, q):
             return []
-        where, params, use_fts = self._where(filters, parsed)
         size = 3600 if interval == "hour" else 86400
         off = tz_offset_seconds()
+        if parsed is None and split in (None, "grid_id", "sentiment") and self._rollup_ok(filters):
+            return self._timeline_rollup(filters, size, off, split)
+        where, params, use_fts = self._where(filters, parsed)
         bucket = f"((p.published_at + {off}) / {size}) * {size} - {off}"
         split_sql = f", COALESCE(p.{split}, '') AS k" if split else ", '' AS k"
         rows = (
@@ -401,6 +445,106 @@ class SqliteStore:
                 b.by[r["k"] or "unknown"] = b.by.get(r["k"] or "unknown", 0) + r["n"]
         return list(out.values())
 
+    # ---- hourly rollup: grid × hour counts without touching the posts table ---------------------
+    @staticmethod
+    def _rollup_ok(filters: Filters) -> bool:
+        return (
+            not filters.ids
+            and not filters.exclude_duplicates
+            and set(filters.keyword_filters()) <= _ROLLUP_FIELDS
+        )
+
+    def _rollup_parts(self, filters: Filters):
+        """Split [since, until) into whole hours (rollup) and the partial hours at the edges (posts)."""
+        since = _ts(filters.since) if filters.since else None
+        until = _ts(filters.until) if filters.until else None
+        h0 = -(-since // 3600) * 3600 if since is not None else None
+        h1 = until // 3600 * 3600 if until is not None else None
+        if h0 is not None and h1 is not None and h1 < h0:
+            return [], filters, None  # inside a single hour: all of it is an edge
+        clauses, params = [], []
+        if h0 is not None:
+            clauses.append("hour >= ?")
+            params.append(h0)
+        if h1 is not None:
+            clauses.append("hour < ?")
+            params.append(h1)
+        if filters.sentiment:
+            clauses.append(f"sentiment IN ({','.join('?' * len(filters.sentiment))})")
+            params.extend(filters.sentiment)
+        head = tail = None
+        if h0 is not None and h0 != since:
+            head = filters.model_copy(update={"until": datetime.fromtimestamp(h0, UTC)})
+        if h1 is not None and h1 != until:
+            tail = filters.model_copy(update={"since": datetime.fromtimestamp(h1, UTC)})
+        return [(" AND ".join(clauses) or "1", params)], head, tail
+
+    def _timeline_rollup(self, filters: Filters, size: int, off: int, split: str | None):
+        parts, head, tail = self._rollup_parts(filters)
+        counts: dict[int, Counter[str]] = {}
+        conn = self._conn()
+        key = split if split else "''"
+        for where, params in parts:
+            for b, k, n in conn.execute(
+                f"SELECT ((hour + {off}) / {size}) * {size} - {off} AS b, {key} AS k, SUM(n) "
+                f"FROM rollup_hour WHERE {where} GROUP BY b, k",
+                params,
+            ):
+                counts.setdefault(b, Counter())[k] += n
+        for edge in (head, tail):
+            if edge is None:
+                continue
+            where, params, _ = self._where(edge, None)
+            col = f"COALESCE(p.{split}, '')" if split else "''"
+            for b, k, n in conn.execute(
+                f"SELECT ((p.published_at + {off}) / {size}) * {size} - {off} AS b, {col} AS k, "
+                f"COUNT(*) FROM posts p WHERE {where} GROUP BY b, k",
+                params,
+            ):
+                counts.setdefault(b, Counter())[k] += n
+        out = []
+        for b in sorted(counts):
+            c = counts[b]
+            total = sum(c.values())
+            if total <= 0:
+                continue
+            by = {(k or "unknown"): v for k, v in c.items() if v > 0} if split else {}
+            out.append(
+                TimeBucket(
+                    t=datetime.fromtimestamp(b, UTC).astimezone(SHANGHAI), count=total, by=by
+                )
+            )
+        return out
+
+    def _breakdown_rollup(self, filters: Filters, field: str, size: int) -> list[Bucket]:
+        parts, head, tail = self._rollup_parts(filters)
+        counts: Counter[str] = Counter()
+        neg: Counter[str] = Counter()
+        conn = self._conn()
+        for where, params in parts:
+            for k, n, ng in conn.execute(
+                f"SELECT {field}, SUM(n), SUM(CASE WHEN sentiment = 'negative' THEN n ELSE 0 END) "
+                f"FROM rollup_hour WHERE {where} AND {field} != '' GROUP BY {field}",
+                params,
+            ):
+                counts[k] += n
+                neg[k] += ng
+        for edge in (head, tail):
+            if edge is None:
+                continue
+            where, params, _ = self._where(edge, None)
+            for k, n, ng in conn.execute(
+                f"SELECT p.{field}, COUNT(*), SUM(p.sentiment = 'negative') FROM posts p "
+                f"WHERE {where} AND p.{field} IS NOT NULL GROUP BY p.{field}",
+                params,
+            ):
+                counts[k] += n
+                neg[k] += ng or 0
+        ranked = sorted(
+            ((k, n) for k, n in counts.items() if n > 0), key=lambda kv: (-kv[1], kv[0])
+        )
+        return [Bucket(key=k, count=n, negative=neg[k]) for k, n in ranked[:size]]
+
     def breakdown(
         self, filters: Filters, field: str, size: int = 50, q: str | None = None
     ) -> list[Bucket]:
@@ -412,6 +556,8 @@ class SqliteStore:
         parsed = self._parse(q)
         if self._no_match(parsed, q):
             return []
+        if parsed is None and field == "grid_id" and self._rollup_ok(filters):
+            return self._breakdown_rollup(filters, field, size)
         where, params, use_fts = self._where(filters, parsed)
         rows = (
             self._conn()
