@@ -24,7 +24,7 @@ from store.base import QueryError, StoreError
 log = logging.getLogger(__name__)
 
 # Routers that later components contribute: "module:attribute" (imported if present).
-OPTIONAL_ROUTERS: list[str] = ["api.routers.labels:router"]
+OPTIONAL_ROUTERS: list[str] = ["api.routers.labels:router", "alerts.api:router"]
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "static"
 

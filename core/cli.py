@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "geo.commands",
     "core.commands.models",
     "alerts.cli",
+    "store.es_cli",
 ]
 
 

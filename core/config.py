@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alerts.config import AlertsConfig
 from crawler.config import CrawlerConfig
 
 ENV_PREFIX = "YUQING__"
@@ -117,6 +118,7 @@ class Settings(Section):
     pipeline: PipelineConfig = PipelineConfig()
     nlp: NlpConfig = NlpConfig()
     crawler: CrawlerConfig = CrawlerConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def path(self, rel: str) -> Path:
         """Resolve a data path: absolute stays, relative goes under data_dir."""

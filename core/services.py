@@ -90,3 +90,7 @@ class Services:
 # Callables taking Services and returning a started worker with .stop() (or None).
 # Alert engine and crawl scheduler register here as they land.
 WORKER_STARTERS: list[Any] = []
+
+from alerts import start_engine as _start_alerts  # noqa: E402  (issue 7: alert engine)
+
+WORKER_STARTERS.append(_start_alerts)

@@ -28,6 +28,10 @@ def cmd_demo(args, settings: Settings) -> int:
 # Later components (crawler fixture site, alert demo mail catcher) add callables(services, args).
 DEMO_HOOKS: list = []
 
+from alerts import demo_hook as _alerts_demo  # noqa: E402  (issue 7: alerts + mail catcher)
+
+DEMO_HOOKS.append(_alerts_demo)
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="load the synthetic demo data set (历城区, 7 days)")
