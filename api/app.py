@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # Routers that later components contribute: "module:attribute" (imported if present).
 OPTIONAL_ROUTERS: list[str] = ["api.routers.labels:router", "alerts.api:router"]
+OPTIONAL_ROUTERS.append("crawler.routes:router")  # issue 6: crawl sources + import
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "static"
 

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "core.commands.models",
     "alerts.cli",
     "store.es_cli",
+    "crawler.commands",
 ]
 
 

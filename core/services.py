@@ -94,3 +94,7 @@ WORKER_STARTERS: list[Any] = []
 from alerts import start_engine as _start_alerts  # noqa: E402  (issue 7: alert engine)
 
 WORKER_STARTERS.append(_start_alerts)
+
+from crawler.scheduler import start_scheduler as _start_crawl  # noqa: E402  (issue 6: crawls)
+
+WORKER_STARTERS.append(_start_crawl)

@@ -7,6 +7,7 @@ never takes the service or the other sources with it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -172,10 +173,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=5)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _result(name: str, rc: int, rep: dict | None, reason: str | None) -> RunResult:

@@ -32,6 +32,10 @@ from alerts import demo_hook as _alerts_demo  # noqa: E402  (issue 7: alerts + m
 
 DEMO_HOOKS.append(_alerts_demo)
 
+from crawler.demo import crawl_fixture_site as _crawl_demo  # noqa: E402  (issue 6: fixture site)
+
+DEMO_HOOKS.append(_crawl_demo)
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="load the synthetic demo data set (历城区, 7 days)")
