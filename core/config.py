@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig
 from crawler.config import CrawlerConfig
+from enrich.config import AnalysisConfig
 
 ENV_PREFIX = "YUQING__"
 DEFAULT_CONFIG_FILE = Path("config/yuqing.yaml")
@@ -118,6 +119,7 @@ class Settings(Section):
     pipeline: PipelineConfig = PipelineConfig()
     nlp: NlpConfig = NlpConfig()
     crawler: CrawlerConfig = CrawlerConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
     alerts: AlertsConfig = AlertsConfig()
 
     def path(self, rel: str) -> Path:

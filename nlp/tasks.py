@@ -19,7 +19,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-TASKS: dict[str, str] = {"sentiment": "nlp.sentiment_train", "category": "nlp.category_train"}
+TASKS: dict[str, str] = {
+    "sentiment": "nlp.sentiment_train",
+    "category": "nlp.category_train",
+    "risk": "nlp.risk_train",
+}
 
 
 class TaskError(Exception):
