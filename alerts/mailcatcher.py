@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -25,6 +26,8 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
         if self.catcher.refuse:
             return "451 temporarily unavailable"
+        if self.catcher.delay:
+            await asyncio.sleep(self.catcher.delay)
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.catcher._add(msg, envelope.rcpt_tos)
         return "250 OK"
@@ -37,6 +40,7 @@ class MailCatcher:
         self.messages: list[EmailMessage] = []
         self.received_at: list[float] = []
         self.refuse = False
+        self.delay = 0.0  # seconds per message (tests: a slow server to kill a sender mid-send)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._controller: Controller | None = None

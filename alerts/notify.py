@@ -227,6 +227,7 @@ def flush(
         )
         keep = []
         dropped = []
+        inhibited: list[tuple[int, int]] = []
         for r in rows:
             a = alerts.get(r["alert_id"])
             if a is None:
@@ -239,14 +240,19 @@ def flush(
                 dropped.append(r["id"])  # acknowledged in the meantime
             elif r["reason"] != "operator" and silenced_by(conn, a, now) is not None:
                 dropped.append(r["id"])
+            elif r["reason"] in ("firing", "refire", "escalation") and (
+                iid := inhibited_by(conn, a, cfg.inhibit)
+            ):
+                dropped.append(r["id"])  # a broader alert started while this one waited
+                inhibited.append((iid, r["alert_id"]))
             else:
                 keep.append(r)
         payload = None
         if keep and target:
             group_alerts = [as_dict(alerts[a]) for a in dict.fromkeys(r["alert_id"] for r in keep)]
             payload = render(group_alerts, reason)
-        digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
-        idem = f"yq-{route_name}-{contact_name}-{channel}-{digest}"
+        basis = f"{route_name}|{contact_name}|{channel}|{','.join(map(str, ids))}"
+        idem = f"yq-{channel}-{hashlib.sha1(basis.encode()).hexdigest()[:24]}"  # ASCII: headers
         with Tx(conn):
             still = {
                 r[0]
@@ -257,6 +263,9 @@ def flush(
             }
             if still != set(ids):
                 continue  # another engine flushed this group first
+            for iid, aid in inhibited:
+                conn.execute("UPDATE alerts SET inhibited_by=? WHERE id=?", (iid, aid))
+                event(conn, aid, "system", "inhibited", f"被预警 {iid} 抑制", {"by": iid}, now)
             if dropped:
                 conn.execute(
                     f"UPDATE alert_pending SET state='dropped' WHERE id IN ({','.join('?' * len(dropped))})",

@@ -71,7 +71,13 @@ def deliver(
         payload = json.loads(row["payload"])
         contact = contacts.get(row["contact"], {"name": row["contact"]})
         try:
-            channels.send(row["channel"], row["target"], payload, row["idem_key"], contact)
+            try:
+                channels.send(row["channel"], row["target"], payload, row["idem_key"], contact)
+            except SendError:
+                raise
+            except Exception as exc:  # a bug or odd data in a channel: retry, then dead
+                log.exception("channel %s raised", row["channel"])
+                raise SendError(f"{row['channel']}: {type(exc).__name__}: {exc}") from None
         except SendError as exc:
             now = clock()
             err = str(exc)[:500]
