@@ -24,7 +24,11 @@ from store.base import QueryError, StoreError
 log = logging.getLogger(__name__)
 
 # Routers that later components contribute: "module:attribute" (imported if present).
-OPTIONAL_ROUTERS: list[str] = ["api.routers.labels:router", "api.routers.dashboard:router", "alerts.api:router"]
+OPTIONAL_ROUTERS: list[str] = [
+    "api.routers.labels:router",
+    "api.routers.dashboard:router",
+    "alerts.api:router",
+]
 OPTIONAL_ROUTERS.append("crawler.routes:router")  # issue 6: crawl sources + import
 OPTIONAL_ROUTERS.append("geo.api:router")  # issue 5: grids and geotagging
 
