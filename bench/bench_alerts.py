@@ -26,6 +26,7 @@ from alerts.mailcatcher import MailCatcher
 from alerts.routing import import_contacts
 from bench.synthetic import synthetic_posts
 from core.config import load_settings
+from core.queue import Inbox
 from core.services import Services
 
 
@@ -80,6 +81,9 @@ def bench_latency(workdir: Path, seconds: float, rate_per_min: int = 10_000) -> 
             "bench",
             "bench",
         )
+        # the ingest side has its own inbox connection, like the API or another process:
+        # one sqlite3 connection must not be shared by a putting and a claiming thread
+        ingest = Inbox(settings.path(settings.queue.path), settings.queue.max_attempts)
         proc = services.make_processor()
         proc.add_listener(engine.on_posts)
         engine.start(window=False)
@@ -103,7 +107,7 @@ def bench_latency(workdir: Path, seconds: float, rate_per_min: int = 10_000) -> 
                         p["geo"]["grid_id"] = f"L{i:07d}"
                     batch.append((p, crit))
                     i += 1
-                res = services.inbox.put([b[0] for b in batch], origin="bench")
+                res = ingest.put([b[0] for b in batch], origin="bench")
                 now = time.time()
                 for p, crit in batch:
                     if crit:
@@ -114,6 +118,7 @@ def bench_latency(workdir: Path, seconds: float, rate_per_min: int = 10_000) -> 
         finally:
             proc.stop()
             engine.stop()
+            ingest.close()
             services.close()
         lat = []
         for msg, at in zip(catcher.messages, catcher.received_at, strict=True):
