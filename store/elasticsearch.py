@@ -123,6 +123,8 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class ElasticsearchStore:
     backend = "elasticsearch"
+    # back-off of bulk retries after 429 (doubling up to 30 s); tests shorten it
+    bulk_initial_backoff = 1.0
 
     def __init__(
         self,
@@ -345,8 +347,9 @@ class ElasticsearchStore:
                 actions,
                 chunk_size=self.cfg.bulk_chunk,
                 max_retries=self.cfg.bulk_max_retries,
-                initial_backoff=1,
+                initial_backoff=self.bulk_initial_backoff,
                 max_backoff=30,
+                retry_on_status=(429,),
                 raise_on_error=False,
                 raise_on_exception=True,
                 refresh=self.cfg.write_refresh,
@@ -432,7 +435,7 @@ class ElasticsearchStore:
         mode: Q.SortMode = query.sort if (query.sort != "relevance" or use_text) else "time"
         after = None
         if query.cursor:
-            after = Q.check_cursor(mode, decode_cursor(query.cursor, len(Q.SORTS[mode])))
+            after = Q.check_cursor(mode, decode_cursor(query.cursor, Q.cursor_len(mode)))
         body = Q.search_body(query.filters, parsed, mode, query.size, after)
         res = self._search(body, "search")
         total_info = res["hits"]["total"]
@@ -457,7 +460,12 @@ class ElasticsearchStore:
             hits.append(
                 Hit(post=post, score=score, highlights=hl, duplicate_count=dup.get(post.id, 0))
             )
-        next_cursor = encode_cursor(list(raw[-1]["sort"])) if more and raw else None
+        next_cursor = None
+        if more and raw:
+            if mode == "relevance":
+                next_cursor = encode_cursor([(after[0] if after else 0) + query.size])
+            else:
+                next_cursor = encode_cursor(list(raw[-1]["sort"]))
         return SearchResult(
             total=total, total_relation=relation, hits=hits, next_cursor=next_cursor
         )

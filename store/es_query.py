@@ -39,11 +39,15 @@ SORTS: dict[str, list[dict[str, Any]]] = {
     "engagement": [{"engagement_total": "desc"}, {"ts": "desc"}, {"seq": "desc"}, {"id": "desc"}],
     "relevance": [{"_score": "desc"}, {"seq": "desc"}, {"id": "desc"}],
 }
+# Relevance pages use an offset cursor, like the embedded store: ``search_after`` on float
+# scores skips or repeats tied hits on the emulator, and relevance is rarely read past a few
+# pages. Offsets stop at ES's default ``index.max_result_window``.
+MAX_RESULT_WINDOW = 10_000
 # the JSON type of each sort value, to reject forged cursors with a 400 instead of an ES error
 _CURSOR_TYPES: dict[str, tuple[type, ...]] = {
     "time": (int, int, str),
     "engagement": (int, int, int, str),
-    "relevance": (float, int, str),
+    "relevance": (int,),
 }
 
 
@@ -116,15 +120,21 @@ def bool_query(filters: Filters, parsed: ParsedQuery | None) -> dict[str, Any]:
     return {"bool": body}
 
 
+def cursor_len(mode: SortMode) -> int:
+    return len(_CURSOR_TYPES[mode])
+
+
 def check_cursor(mode: SortMode, values: list[Any]) -> list[Any]:
     types = _CURSOR_TYPES[mode]
     if len(values) != len(types):
         raise QueryError("invalid cursor")
     out: list[Any] = []
     for v, t in zip(values, types, strict=True):
-        if isinstance(v, bool) or not isinstance(v, (int, float) if t is float else t):
+        if isinstance(v, bool) or not isinstance(v, t):
             raise QueryError("invalid cursor")
         out.append(v)
+    if mode == "relevance" and values[0] < 0:
+        raise QueryError("invalid cursor")
     return out
 
 
@@ -135,7 +145,10 @@ def search_body(
     size: int,
     search_after: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """One page of hits; ``size + 1`` are asked for to know whether there is a next page."""
+    """One page of hits; ``size + 1`` are asked for to know whether there is a next page.
+
+    ``after`` is the last hit's sort values (time, engagement) or ``[offset]`` (relevance).
+    """
     body: dict[str, Any] = {
         "query": bool_query(filters, parsed),
         "sort": SORTS[mode],
@@ -143,7 +156,15 @@ def search_body(
         "track_total_hits": TOTAL_CAP,
         "_source": {"excludes": SOURCE_EXCLUDES},
     }
-    if search_after is not None:
+    if mode == "relevance":
+        offset = int(search_after[0]) if search_after else 0
+        if offset + size + 1 > MAX_RESULT_WINDOW:
+            raise QueryError(
+                f"relevance-sorted results stop at {MAX_RESULT_WINDOW:,}; sort by time to read further"
+            )
+        if offset:
+            body["from"] = offset
+    elif search_after is not None:
         body["search_after"] = search_after
     return body
 

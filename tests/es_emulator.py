@@ -88,7 +88,9 @@ class Emulator:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"noida-db exited: {self.log.read_text(errors='replace')[-500:]}")
+                raise RuntimeError(
+                    f"noida-db exited: {self.log.read_text(errors='replace')[-500:]}"
+                )
             if _ready(self.url):
                 return self
             time.sleep(0.1)
