@@ -72,13 +72,13 @@ def cmd_sources(args, settings: Settings) -> int:
     finally:
         conn.close()
     print(
-        f"{'source':28} {'spider':6} {'on':3} {'every':>6} {'last ok':>11} {'items24h':>8}  last error"
+        f"{'source':28} {'spider':6} {'on':4} {'every':>6} {'last ok':>11} {'items24h':>8}  last error"
     )
     for name, s in sources.items():
         h = health.get(name, {})
         flag = "yes" if s.enabled else ("demo" if s.demo else "no")
         print(
-            f"{name:28} {s.spider:6} {flag:3} {s.interval_minutes:>5.0f}m {_ts(h.get('last_success')):>11} "
+            f"{name:28} {s.spider:6} {flag:4} {s.interval_minutes:>5.0f}m {_ts(h.get('last_success')):>11} "
             f"{h.get('items_24h', 0):>8}  {(h.get('last_error') or '')[:60]}"
         )
     return 0
