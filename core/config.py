@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alerts.config import AlertsConfig
 from crawler.config import CrawlerConfig
 from enrich.config import AnalysisConfig
+from geo.config import GeoConfig
 
 ENV_PREFIX = "YUQING__"
 DEFAULT_CONFIG_FILE = Path("config/yuqing.yaml")
@@ -92,7 +93,7 @@ class PrivacyConfig(Section):
 
 class PipelineConfig(Section):
     # spaCy-style: the ordered names of registered components (core.pipeline.COMPONENTS).
-    components: list[str] = ["keywords"]
+    components: list[str] = ["keywords", "category", "risk", "geo", "dedup", "events"]
 
 
 class SentimentConfig(Section):
@@ -121,6 +122,7 @@ class Settings(Section):
     crawler: CrawlerConfig = CrawlerConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     alerts: AlertsConfig = AlertsConfig()
+    geo: GeoConfig = GeoConfig()
 
     def path(self, rel: str) -> Path:
         """Resolve a data path: absolute stays, relative goes under data_dir."""

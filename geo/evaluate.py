@@ -21,6 +21,8 @@ from typing import Any
 from core.schema import GEO_LEVELS, Geo
 from geo.tagger import Geotagger
 
+_RANK = {"grid": 4, "community": 3, "street": 2, "district": 1, "outside": 0, "unlocated": 0}
+
 
 class EvalError(ValueError):
     pass
@@ -121,7 +123,16 @@ def evaluate(tagger: Geotagger, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 ok_all &= hit
         exp_level = row["expected_level"]
         per["level"][1] += 1
-        level_ok = geo.level == exp_level
+        level_ok = geo.level == exp_level or (
+            # finer than the label (a landmark's community): right as far as it can be checked
+            exp_level in ("street", "community")
+            and _RANK[geo.level] > _RANK[exp_level]
+            and all(
+                getattr(geo, k) == row[f"expected_{k}"]
+                for k in ("street", "community")
+                if row.get(f"expected_{k}")
+            )
+        )
         per["level"][0] += level_ok
         ok_all &= level_ok
         if row.get("expected_street") and row.get("kind", "named") in (

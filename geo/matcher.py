@@ -168,6 +168,7 @@ class TextMatcher:
         district_hit = False
         matched: list[str] = []
         strong_in = False
+        unique_in = False  # some match names exactly one street
         for matches, mult in groups:
             for m in matches:
                 matched.append(m.key)
@@ -186,14 +187,18 @@ class TextMatcher:
                     street_score[s.street] += s.weight * mult
                     street_conf[s.street] = max(street_conf[s.street], s.conf)
                     located.append((s, mult))
-                    if len(with_street) == 1 and s.weight >= 1.5:
-                        strong_in = True
+                    if len(with_street) == 1:
+                        unique_in = True
+                        strong_in = strong_in or s.weight >= 1.5
         matched_t = tuple(dict.fromkeys(matched))
         if street_score and (strong_in or not outside):
             ranked = sorted(street_score.items(), key=lambda kv: -kv[1])
             top_street, top = ranked[0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
             if top - second < 1.0:
+                if not unique_in and not district_hit:
+                    # only names that exist in several streets (苏家庄村): nothing to go on
+                    return Resolution("unlocated", None, None, None, (), 0.0, matched_t)
                 return Resolution("district", None, None, None, (), 0.5, matched_t)
             conf = street_conf[top_street]
             if second:

@@ -22,6 +22,31 @@ from geo.matcher import Resolution, TextMatcher
 ADDRESS_WEIGHT = 2.0
 
 
+def make_geo(
+    level: str = "unlocated",
+    grid_id: str | None = None,
+    special_grid_ids: list[str] | None = None,
+    community: str | None = None,
+    street: str | None = None,
+    district: str | None = None,
+    method: str | None = None,
+    confidence: float = 0.0,
+    matched: list[str] | None = None,
+) -> Geo:
+    """A Geo from values this module produced."""
+    return Geo(
+        grid_id=grid_id,
+        special_grid_ids=list(special_grid_ids or []),
+        community=community,
+        street=street,
+        district=district,
+        level=level,
+        method=method,
+        confidence=float(confidence),
+        matched=list(matched or []),
+    )
+
+
 @dataclass
 class CoordResult:
     grid: int  # index into index.basic, -1 none
@@ -50,18 +75,17 @@ class Geotagger:
             return [CoordResult(-1, False, []) for _ in range(len(lon))]
         wlon, wlat = to_wgs84(lon, lat, crs)
         hits = self.index.locate(wlon, wlat)
+        sp = hits.special
         return [
-            CoordResult(int(b), bool(s), sp)
-            for b, s, sp in zip(
-                hits.basic.tolist(), hits.snapped.tolist(), hits.special, strict=True
-            )
+            CoordResult(b, s, sp.get(i, []))
+            for i, (b, s) in enumerate(zip(hits.basic.tolist(), hits.snapped.tolist(), strict=True))
         ]
 
     def _geo_from_point(self, hit: CoordResult) -> Geo | None:
         if self.index is None or hit.grid < 0:
             return None
         g = self.index.basic[hit.grid]
-        return Geo(
+        return make_geo(
             grid_id=g.id,
             special_grid_ids=[self.index.special[j].id for j in hit.special],
             community=g.community,
@@ -90,7 +114,7 @@ class Geotagger:
         if level == "grid" and grid_id is None:
             level = "community" if community else "street"
         in_area = level in ("grid", "community", "street", "district")
-        return Geo(
+        return make_geo(
             grid_id=grid_id,
             special_grid_ids=specials,
             community=community,
@@ -116,25 +140,27 @@ class Geotagger:
         m = self.matcher
         addr_matches = m.find(address) if address else []
         text_matches = m.find(text)
+        if not addr_matches and not text_matches and not has_point and not author_location:
+            return make_geo()
         res = m.resolve([(addr_matches, ADDRESS_WEIGHT), (text_matches, 1.0)])
         method = ("address+text" if text_matches else "address") if addr_matches else "text"
         if res.level in ("grid", "community", "street"):
             return self._geo_from_text(res, method)
         if has_point and self.index is not None:
             # a point beyond every grid (and the snap tolerance): outside the grid area
-            return Geo(
+            return make_geo(
                 level="outside", method="coordinates", confidence=0.9, matched=list(res.matched)
             )
         if res.level in ("outside", "district"):
             return self._geo_from_text(res, method)
         if author_location and m.outside_only(author_location):
-            return Geo(
+            return make_geo(
                 level="outside",
                 method="author_location",
                 confidence=0.6,
                 matched=[author_location[:40]],
             )
-        return Geo(level="unlocated", matched=list(res.matched)[:20])
+        return make_geo(level="unlocated", matched=list(res.matched)[:20])
 
     def tag_posts(self, posts: list[Post]) -> list[Geo]:
         points: dict[int, CoordResult] = {}
