@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
+
+_TX_LOCKS: dict[int, threading.RLock] = {}
+_TX_GUARD = threading.Lock()
+
+
+def _tx_lock(conn: sqlite3.Connection) -> threading.RLock:
+    with _TX_GUARD:
+        lock = _TX_LOCKS.get(id(conn))
+        if lock is None:
+            lock = _TX_LOCKS[id(conn)] = threading.RLock()
+        return lock
 
 
 def connect(
@@ -29,17 +41,27 @@ def connect(
 
 
 class Tx:
-    """``with Tx(conn):`` — BEGIN IMMEDIATE … COMMIT, ROLLBACK on error (autocommit connections)."""
+    """``with Tx(conn):`` — BEGIN IMMEDIATE … COMMIT, ROLLBACK on error (autocommit connections).
+
+    A connection shared by threads (the API's thread pool) must not interleave two threads'
+    transactions, so each connection's transactions are serialised by a lock.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.lock = _tx_lock(conn)
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
         return self.conn
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
+        try:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self.lock.release()

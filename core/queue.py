@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -104,8 +105,21 @@ class Inbox:
     def __init__(self, path: str | Path, max_attempts: int = 5) -> None:
         self.path = Path(path)
         self.max_attempts = max_attempts
-        self.conn = connect(self.path, durable=True)
+        self._local = threading.local()
+        self._all: list = []
+        self._all_lock = threading.Lock()
         self.conn.executescript(SCHEMA)
+
+    @property
+    def conn(self):
+        """One connection per thread: API requests, the processor and the crawler share an Inbox."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, durable=True)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
 
     # ---- producers ----------------------------------------------------------------------------
     def put(self, records: Iterable[Any], origin: str = "api") -> IngestResult:
@@ -259,7 +273,11 @@ class Inbox:
         return result
 
     def close(self) -> None:
-        self.conn.close()
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
 
 
 def _dump_raw(raw: Any) -> str:

@@ -212,3 +212,45 @@ def test_sigkill_mid_ingest_and_mid_processing_loses_nothing(tmp_path, settings)
     finally:
         s.close()
     assert Path(inbox_path).exists()
+
+
+def test_inbox_is_safe_across_threads(services):
+    """API threads put while the processor claims and acks: no interleaved transactions."""
+    import threading
+
+    errors: list[BaseException] = []
+    proc = services.make_processor()
+    proc.batch_size = 7
+
+    def producer(k: int) -> None:
+        try:
+            for j in range(20):
+                services.inbox.put([rec(k * 1000 + j * 10 + i) for i in range(5)])
+        except BaseException as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    def consumer() -> None:
+        try:
+            for _ in range(200):
+                proc.process_once()
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=producer, args=(k,)) for k in range(3)] + [
+        threading.Thread(target=consumer)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    proc.drain()
+    assert services.store.count(Filters()) == 300
+    # the key store shares app_db between API threads the same way
+    names = [f"k{i}" for i in range(20)]
+    ts = [threading.Thread(target=services.keys.add, args=(n, "viewer")) for n in names]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert {k["name"] for k in services.keys.list()} >= set(names)
