@@ -31,6 +31,7 @@ OPTIONAL_ROUTERS: list[str] = [
 ]
 OPTIONAL_ROUTERS.append("crawler.routes:router")  # issue 6: crawl sources + import
 OPTIONAL_ROUTERS.append("geo.api:router")  # issue 5: grids and geotagging
+OPTIONAL_ROUTERS.append("api.routers.events:router")  # issue 4: events
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "static"
 

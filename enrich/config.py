@@ -65,7 +65,7 @@ class RiskConfig(Section):
 
 class DedupConfig(Section):
     threshold: float = Field(0.5, gt=0, lt=1, description="MinHash LSH Jaccard threshold")
-    num_perm: int = Field(64, ge=16, le=512)
+    num_perm: int = Field(128, ge=16, le=512)
     min_chars: int = Field(12, ge=1, description="shorter texts are never marked duplicates")
     window_days: float = Field(7, gt=0, description="how far back a copy finds its original")
     max_posts: int = Field(200_000, ge=100, description="upper bound of the in-memory index")
@@ -74,7 +74,7 @@ class DedupConfig(Section):
 class EventsConfig(Section):
     window_hours: float = Field(72, gt=0, description="a post joins events seen within this time")
     threshold: float = Field(0.45, gt=0, lt=2, description="join score needed to join an event")
-    min_text_similarity: float = Field(0.08, ge=0, le=1)
+    min_text_similarity: float = Field(0.05, ge=0, le=1)
     max_active: int = Field(50_000, ge=100, description="open events kept in memory")
     max_terms: int = Field(40, ge=5, le=500, description="terms kept per event centroid")
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.schema import SHANGHAI, Post
+from store.events import Event, EventQuery, EventResult
 
 # Fields that can be filtered and broken down by; the same names in the API, rules and backends.
 KEYWORD_FIELDS = (
@@ -173,3 +174,11 @@ class Store(Protocol):
     def info(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+    # events (store/events.py): incidents grouping posts, written by the events component
+    def upsert_events(self, events: list[Event]) -> None:
+        """Insert or replace events by id."""
+
+    def get_event(self, event_id: str) -> Event | None: ...
+
+    def search_events(self, query: EventQuery) -> EventResult: ...

@@ -36,6 +36,7 @@ from store.base import (
 )
 from store.highlight import highlight
 from store.querytext import ParsedQuery, parse_query
+from store.sqlite_events import SqliteEventsMixin
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
@@ -115,7 +116,7 @@ def tz_offset_seconds() -> int:
     return int(off.total_seconds()) if off else 0
 
 
-class SqliteStore:
+class SqliteStore(SqliteEventsMixin):
     backend = "sqlite"
 
     def __init__(self, path: str | Path, max_query_chars: int = 500) -> None:
@@ -125,6 +126,7 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         conn = self._conn()
         conn.executescript(SCHEMA)
+        self._init_events()
         self._ensure_rollup()
 
     def _ensure_rollup(self) -> None:
