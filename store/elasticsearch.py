@@ -41,6 +41,7 @@ from store.base import (
     decode_cursor,
     encode_cursor,
 )
+from store.es_events import EsEventsMixin, events_mappings
 from store.es_mapping import (
     IndexNames,
     SeqClock,
@@ -121,7 +122,7 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, TransportError)
 
 
-class ElasticsearchStore:
+class ElasticsearchStore(EsEventsMixin):
     backend = "elasticsearch"
     # back-off of bulk retries after 429 (doubling up to 30 s); tests shorten it
     bulk_initial_backoff = 1.0
@@ -145,7 +146,7 @@ class ElasticsearchStore:
         self.server: dict[str, Any] = {}
         if check:
             self.server = self.check_connection()
-            if cfg.auto_setup and not self.es.indices.exists_alias(name=self.names.posts_alias):
+            if cfg.auto_setup and not self._is_set_up():
                 self.setup()
 
     # ---- connection and index management ----------------------------------------------------
@@ -175,6 +176,15 @@ class ElasticsearchStore:
             )
         emulator = info.get("version", {}).get("build_hash") == "noida"
         return {"version": version, "cluster": info.get("cluster_name"), "emulator": emulator}
+
+    def _is_set_up(self) -> bool:
+        try:
+            return bool(
+                self.es.indices.exists_alias(name=self.names.posts_alias)
+                and self.es.indices.exists(index=self.names.events_index)
+            )
+        except Exception as exc:
+            raise self._error("index check", exc) from None
 
     def ilm_supported(self) -> bool:
         from elasticsearch import ApiError
@@ -230,6 +240,16 @@ class ElasticsearchStore:
                 index=n.first_posts_index, aliases={n.posts_alias: {"is_write_index": True}}
             )
             report.append(f"index {n.first_posts_index} created behind alias {n.posts_alias}")
+        if self.es.indices.exists(index=n.events_index):
+            self.es.indices.put_mapping(index=n.events_index, **events_mappings())
+            report.append(f"index {n.events_index}: mappings upgraded")
+        else:
+            self.es.indices.create(
+                index=n.events_index,
+                settings={"number_of_shards": 1, "number_of_replicas": cfg.replicas},
+                mappings=events_mappings(),
+            )
+            report.append(f"index {n.events_index} created")
         self._indices_at = 0.0
         return report
 
@@ -262,7 +282,7 @@ class ElasticsearchStore:
     def refresh(self) -> None:
         """Make every write visible to search now (tests; ES refreshes each second by itself)."""
         try:
-            self.es.indices.refresh(index=self.names.posts_alias)
+            self.es.indices.refresh(index=f"{self.names.posts_alias},{self.names.events_index}")
         except Exception as exc:
             raise self._error("refresh", exc) from None
 
@@ -456,7 +476,7 @@ class ElasticsearchStore:
                     snippet = highlight(value or "", tokens)
                     if snippet:
                         hl[name] = snippet
-            score = h.get("_score") if mode == "relevance" else None
+            score = h.get("_score") if use_text else None
             hits.append(
                 Hit(post=post, score=score, highlights=hl, duplicate_count=dup.get(post.id, 0))
             )

@@ -13,7 +13,7 @@ make ES answer exactly like the embedded store:
 * ``seq``: an insertion sequence kept across updates, the tie-breaker that plays the role of
   SQLite's rowid (same order for posts published in the same second; migration copies rowids);
 * ``engagement_total``, ``grid_ids`` (main grid + special grids, the grid filter),
-  ``location`` (``geo_point`` from WGS-84 coordinates).
+  ``location`` (``geo_point``, converted to WGS-84 from GCJ-02/BD-09 when needed).
 
 ``dynamic: false`` keeps every other field in ``_source`` without indexing it, so the post
 schema can grow without a mapping change.
@@ -219,9 +219,19 @@ def post_document(post: Post, seq: int) -> dict[str, Any]:
     doc["engagement_total"] = post.engagement.total
     doc["grid_ids"] = list(dict.fromkeys(grids))
     c = post.coordinates
-    if c is not None and c.crs == "wgs84":
-        doc["location"] = {"lat": c.lat, "lon": c.lon}
+    if c is not None:
+        doc["location"] = wgs84_point(c.lon, c.lat, c.crs)
     return doc
+
+
+def wgs84_point(lon: float, lat: float, crs: str) -> dict[str, float]:
+    """A geo_point in WGS-84 (GCJ-02/BD-09 from Chinese map apps are ~500 m off otherwise)."""
+    if crs != "wgs84":
+        from geo.crs import to_wgs84
+
+        x, y = to_wgs84(lon, lat, crs)
+        lon, lat = float(x), float(y)
+    return {"lat": round(lat, 7), "lon": round(lon, 7)}
 
 
 def post_from_source(source: dict[str, Any]) -> Post:

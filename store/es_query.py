@@ -156,6 +156,8 @@ def search_body(
         "track_total_hits": TOTAL_CAP,
         "_source": {"excludes": SOURCE_EXCLUDES},
     }
+    if parsed is not None and not parsed.empty and mode != "relevance":
+        body["track_scores"] = True  # hits carry a score whenever there is text, like FTS5
     if mode == "relevance":
         offset = int(search_after[0]) if search_after else 0
         if offset + size + 1 > MAX_RESULT_WINDOW:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,13 +136,12 @@ def migrate(
 
 def copy_events(source: Any, target: Any, progress: Callable[[str], None]) -> int:
     """Events (issue 4) travel too when both stores have them; they are few, so one pass."""
-    iter_events = getattr(source, "iter_events", None)
     upsert_events = getattr(target, "upsert_events", None)
-    if not callable(iter_events) or not callable(upsert_events):
+    if not callable(upsert_events):
         return 0
     n = 0
     chunk: list[Any] = []
-    for ev in iter_events():
+    for ev in _source_events(source):
         chunk.append(ev)
         if len(chunk) >= 500:
             upsert_events(chunk)
@@ -154,6 +153,33 @@ def copy_events(source: Any, target: Any, progress: Callable[[str], None]) -> in
     if n:
         progress(f"migrate: {n} events copied")
     return n
+
+
+def _source_events(source: Any) -> Iterator[Any]:
+    iter_events = getattr(source, "iter_events", None)
+    if callable(iter_events):
+        yield from iter_events()
+        return
+    conn = getattr(source, "conn", None)
+    if conn is None:
+        return
+    has = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='events'"
+    ).fetchone()
+    if not has:
+        return
+    from store.events import Event
+
+    last = ""
+    while True:  # keyset pages: the table can be large and the connection is shared
+        rows = conn.execute(
+            "SELECT id, doc FROM events WHERE id > ? ORDER BY id LIMIT 500", (last,)
+        ).fetchall()
+        if not rows:
+            return
+        for r in rows:
+            yield Event.model_validate_json(r[1])
+        last = rows[-1][0]
 
 
 def check_source(source: Any) -> None:

@@ -129,6 +129,11 @@ def es_url() -> str:
 def es_config(url: str | None = None, prefix: str | None = None, **overrides):
     from core.config import ElasticsearchStoreConfig
 
+    if os.environ.get("YUQING_ES_CA_CERTS"):  # a real cluster with its own CA
+        overrides.setdefault("ca_certs", os.environ["YUQING_ES_CA_CERTS"])
+    if not os.environ.get("YUQING_ES_URL"):  # the emulator: no credentials from the environment
+        overrides.setdefault("password_env", None)
+        overrides.setdefault("api_key_env", None)
     return ElasticsearchStoreConfig(
         hosts=[url or es_url()],
         index_prefix=prefix or f"yqt-{uuid.uuid4().hex[:10]}",
@@ -138,12 +143,11 @@ def es_config(url: str | None = None, prefix: str | None = None, **overrides):
 
 def drop_indices(cfg) -> None:
     """Delete everything a test created under its prefix (a real cluster keeps no leftovers)."""
-    from elasticsearch import Elasticsearch
-
+    from store.elasticsearch import make_client
     from store.es_mapping import IndexNames
 
     names = IndexNames(cfg.index_prefix)
-    es = Elasticsearch(cfg.hosts[0])
+    es = make_client(cfg)
     try:
         with contextlib.suppress(Exception):
             for ix in es.indices.get(index=f"{cfg.index_prefix}-*").body:

@@ -271,3 +271,25 @@ def test_info_names_the_emulator(es_cfg):
     assert info["backend"] == "elasticsearch" and info["posts"] == 0
     assert info["indices"] == [f"{es_cfg.index_prefix}-posts-000001"]
     store.close()
+
+
+def test_coordinates_become_a_wgs84_geo_point(es_cfg):
+    store = ElasticsearchStore(es_cfg)
+    store.upsert(
+        [
+            make_post(
+                80, "高德坐标的帖子", coordinates={"lon": 117.12, "lat": 36.68, "crs": "gcj02"}
+            ),
+            make_post(81, "很远的帖子", coordinates={"lon": 116.40, "lat": 39.90}),
+        ]
+    )
+    store.refresh()
+    near = store.es.search(
+        index=store.names.posts_alias,
+        query={
+            "geo_distance": {"distance": "100m", "location": {"lat": 36.67955, "lon": 117.11387}}
+        },
+    )
+    assert [h["_id"] for h in near["hits"]["hits"]] == ["t:80"]
+    assert store.get("t:80").coordinates.crs == "gcj02"  # the record itself is unchanged
+    store.close()

@@ -16,7 +16,9 @@ import pytest
 from core.schema import SHANGHAI
 from store import es_query as Q
 from store.base import Filters, QueryError
+from store.es_events import events_mappings, events_query_body
 from store.es_mapping import IndexNames, ilm_policy, posts_template
+from store.events import EventQuery
 from store.querytext import ParsedQuery, Term
 
 GOLDEN = Path(__file__).parent / "golden" / "es"
@@ -74,6 +76,20 @@ SHAPES = {
     "index_template": lambda: posts_template(IndexNames("yuqing"), 3, 1, True),
     "index_template_no_ilm": lambda: posts_template(IndexNames("yuqing"), 1, 0, False),
     "ilm_policy": lambda: ilm_policy("30d", "50gb", "365d"),
+    "events_query": lambda: events_query_body(
+        EventQuery(
+            since=SINCE,
+            until=UNTIL,
+            street=["洪家楼街道"],
+            grid_id=["G001"],
+            category=["utilities"],
+            risk=["critical"],
+            source_type=["hotline"],
+            min_posts=3,
+            q="暖气*",
+        )
+    ),
+    "events_mappings": events_mappings,
 }
 
 
