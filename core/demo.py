@@ -263,7 +263,10 @@ def _record(
 def generate_demo_posts(
     seed: int = 20261126, days: int = 7, n: int = 2400, now: datetime | None = None
 ) -> list[dict[str, Any]]:
+    from geo.sample import demo_point
+
     rnd = random.Random(seed)
+    point_rnd = random.Random(seed + 1)  # separate stream: the texts stay as they were
     now = (now or datetime.now(UTC)).astimezone(SHANGHAI)
     start = (now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     comms = _divisions()
@@ -280,7 +283,13 @@ def generate_demo_posts(
         stype = rnd.choices(types, weights)[0]
         if stype == "hotline" and not text.startswith("来电人"):
             text = "来电人反映：" + text
-        posts.append(_record(rnd, idx, text, stype, _time(rnd, start, days), street))
+        rec = _record(rnd, idx, text, stype, _time(rnd, start, days), street)
+        if stype in ("microblog", "forum") and point_rnd.random() < 0.6:
+            # a geotagged 微博 post (GCJ-02, as the app reports it) inside the named community
+            point = demo_point(street, community, point_rnd)
+            if point:
+                rec["coordinates"] = point
+        posts.append(rec)
         idx += 1
     # incident 1: heating outage cluster in one community over the last ~36 hours
     heat_street, heat_comm = "洪家楼街道", "花园北区社区"
@@ -291,7 +300,12 @@ def generate_demo_posts(
         stype = rnd.choices(
             ["microblog", "hotline", "forum", "message_board"], [0.4, 0.4, 0.1, 0.1]
         )[0]
-        posts.append(_record(rnd, idx, text, stype, t, heat_street))
+        rec = _record(rnd, idx, text, stype, t, heat_street)
+        if stype == "microblog" and point_rnd.random() < 0.6:
+            point = demo_point(heat_street, heat_comm, point_rnd)
+            if point:
+                rec["coordinates"] = point
+        posts.append(rec)
         idx += 1
     # incident 2: unpaid wages at a construction site, two days ago
     wage_street = "唐冶街道"

@@ -23,6 +23,7 @@ from shapely.geometry import shape
 from shapely.validation import explain_validity
 
 from geo import crs as ccrs
+from geo.names import normalise_admin_name
 
 KINDS = ("basic", "special")
 _KIND_WORDS = {
@@ -363,6 +364,9 @@ def build_layer(
             continue
         street = _text(props.get(fmap["street"])) if fmap["street"] else None
         community = _text(props.get(fmap["community"])) if fmap["community"] else None
+        # exports often carry official names: 花园北区社区居民委员会 → 花园北区社区
+        street = normalise_admin_name(street) if street else None
+        community = normalise_admin_name(community) if community else None
         district = (_text(props.get(fmap["district"])) if fmap["district"] else None) or (
             default_district
         )

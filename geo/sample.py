@@ -247,6 +247,39 @@ def build(out: Path = SAMPLE, seed: int = 20261126, target: int = TARGET_GRIDS) 
     return {"basic": basic, "special": len(features) - basic, "bytes": out.stat().st_size}
 
 
+_DEMO_CELLS: dict[tuple[str, str], list] | None = None
+
+
+def demo_point(street: str, community: str, rnd) -> dict | None:
+    """A GCJ-02 point (as 微博/Amap report it) inside a random sample grid of ``community``.
+
+    The demo generator uses it so some posts carry coordinates that land in the sample layer's
+    grids; None when the community has no sample grid.
+    """
+    global _DEMO_CELLS
+    if _DEMO_CELLS is None:
+        cells: dict[tuple[str, str], list] = {}
+        if SAMPLE.exists():
+            for f in json.loads(SAMPLE.read_text(encoding="utf-8"))["features"]:
+                p = f["properties"]
+                if p.get("kind") == "basic":
+                    cells.setdefault((p["street"], p["community"]), []).append(shape(f["geometry"]))
+        _DEMO_CELLS = cells
+    polys = _DEMO_CELLS.get((street, community))
+    if not polys:
+        return None
+    poly = rnd.choice(polys)
+    minx, miny, maxx, maxy = poly.bounds
+    for _ in range(200):  # bounded rejection sampling
+        lon, lat = rnd.uniform(minx, maxx), rnd.uniform(miny, maxy)
+        if poly.contains(shapely.Point(lon, lat)):
+            from geo.crs import wgs84_to_gcj02
+
+            g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+            return {"lon": round(float(g_lon), 6), "lat": round(float(g_lat), 6), "crs": "gcj02"}
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m geo.sample")
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings
-from geo.gazetteer import SAMPLE_GAZETTEER, Entry, merge, read_gazetteer
+from geo.gazetteer import SAMPLE_GAZETTEER, Entry, GazetteerError, merge, read_gazetteer
 from geo.hierarchy import Hierarchy, load_hierarchy
 from geo.layer import Grid, build_layer, read_features
 from geo.locator import GridIndex
@@ -56,6 +56,7 @@ class GeoService:
         self._checked = 0.0
         self._grids: list[Grid] = []
         self.hierarchy: Hierarchy = self.base_hierarchy
+        self.last_error: str | None = None
 
     # ---- layers -----------------------------------------------------------------------------
 
@@ -86,6 +87,20 @@ class GeoService:
             return []
         return read_gazetteer(self.gazetteer_path, self.hierarchy)
 
+    def _entries_for_build(self) -> list[Entry]:
+        """Like :meth:`entries`, but a broken deployment file must not stop geotagging:
+        it is logged and skipped (the sample entries still apply)."""
+        try:
+            return self.entries()
+        except GazetteerError as exc:
+            self.last_error = str(exc)
+            log.error("gazetteer not loaded, fix it and it reloads: %s", exc)
+            return (
+                read_gazetteer(SAMPLE_GAZETTEER, self.hierarchy)
+                if self.config.sample_gazetteer
+                else []
+            )
+
     def entries(self) -> list[Entry]:
         base = (
             read_gazetteer(SAMPLE_GAZETTEER, self.hierarchy)
@@ -110,7 +125,15 @@ class GeoService:
             self._checked = time.monotonic()
             state = (self.registry.active_version(), self._gazetteer_mtime())
             if self._tagger is None or state != self._state:
-                self._tagger = self._build(state[0])
+                self.last_error = None
+                try:
+                    self._tagger = self._build(state[0])
+                except Exception as exc:
+                    if self._tagger is None:
+                        raise
+                    # keep tagging with the previous layer rather than failing every post
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("could not rebuild the geotagger; keeping layer v%s", self._state)
                 self._state = state
             return self._tagger
 
@@ -129,7 +152,7 @@ class GeoService:
         self.hierarchy = hierarchy
         index = GridIndex(grids, snap_m=self.config.snap_m) if grids else None
         specials = [(g.id, g.name, g.street, g.community) for g in grids if g.kind == "special"]
-        matcher = TextMatcher(hierarchy, self.entries(), specials, self.block_stems)
+        matcher = TextMatcher(hierarchy, self._entries_for_build(), specials, self.block_stems)
         self._grids = grids
         log.info(
             "geotagger built: layer v%s (%d grids), %d names, in %.0f ms",

@@ -250,3 +250,27 @@ def test_reimport_while_the_service_runs(geo_settings, geo_services, tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_a_broken_gazetteer_file_does_not_stop_geotagging(geo_settings):
+    from geo.service import GeoService
+
+    svc = GeoService(geo_settings)
+    svc.ensure_sample_layer()
+    svc.gazetteer_path.parent.mkdir(parents=True, exist_ok=True)
+    svc.gazetteer_path.write_text("name,kind,street\n某小区,compound,火星街道\n", encoding="utf-8")
+    g = svc.tagger().tag_fields("华山湖边散步")  # a sample entry still works
+    assert g.street == "华山街道"
+    assert "火星街道" in (svc.last_error or "")
+    svc.close()
+
+
+def test_official_names_in_an_export_are_normalised():
+    from geo_helpers import feature, square
+
+    from geo.layer import build_layer
+
+    grids, _ = build_layer(
+        [feature("A", square(0, 0), street="洪家楼街道办事处", community="花园北区社区居民委员会")]
+    )
+    assert (grids[0].street, grids[0].community) == ("洪家楼街道", "花园北区社区")
