@@ -186,6 +186,10 @@ def cmd_train(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
+    if args.task == "geo":  # the geotagger is rules + gazetteer, evaluated by its own module
+        from geo.commands import cmd_eval as geo_eval
+
+        return geo_eval(args, settings)
     from nlp.metrics import format_metrics
     from nlp.tasks import TaskError
 
@@ -327,11 +331,12 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="evaluate a model on labelled JSONL")
-    p.add_argument("task", choices=tasks)
+    p = sub.add_parser("eval", help="evaluate a model (or the geotagger) on labelled JSONL")
+    p.add_argument("task", choices=[*tasks, "geo"])
     p.add_argument("--data", required=True)
     p.add_argument("--model", help="model version directory (default: the promoted one)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--show", type=int, default=0, help="geo: print up to N wrong rows")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("models", help="list or promote trained model versions")
