@@ -76,6 +76,9 @@ def make_client(cfg: ElasticsearchStoreConfig) -> Elasticsearch:
     """A client from the config; secrets come from env vars or files and are never logged."""
     from elasticsearch import Elasticsearch
 
+    transport_log = logging.getLogger("elastic_transport.transport")
+    if transport_log.level == logging.NOTSET:  # one INFO line per request is noise in `yuqing run`
+        transport_log.setLevel(logging.WARNING)
     kwargs: dict[str, Any] = {
         "hosts": list(cfg.hosts),
         "request_timeout": cfg.request_timeout,
