@@ -142,16 +142,22 @@ class NearDuplicateIndex:
         if mh is None:
             return None, 0.0
         best: tuple[float, int, str] | None = None
-        for cand in self.lsh.query(mh):
-            e = self.entries.get(cand)
-            if e is None or cand == post_id or e.root == post_id or e.ts > ts:
-                continue
-            j = float(np.mean(mh.hashvalues == e.mh.hashvalues))
-            if j < self.threshold:
-                continue
-            key = (j, -e.ts, e.root)
-            if best is None or key > best:
-                best = key
+        cands = [
+            (c, e)
+            for c in self.lsh.query(mh)
+            if (e := self.entries.get(c)) is not None
+            and c != post_id
+            and e.root != post_id
+            and e.ts <= ts
+        ]
+        if cands:  # estimated Jaccard of all candidates in one numpy operation
+            stacked = np.stack([e.mh.hashvalues for _, e in cands])
+            sims = (stacked == mh.hashvalues).mean(axis=1)
+            for (_, e), j in zip(cands, sims, strict=True):
+                if j >= self.threshold:
+                    key = (float(j), -e.ts, e.root)
+                    if best is None or key > best:
+                        best = key
         root = best[2] if best else None
         self.lsh.insert(post_id, mh, check_duplication=False)
         self.entries[post_id] = _Entry(ts, root or post_id, mh)

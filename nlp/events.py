@@ -104,9 +104,11 @@ class _Open:
     kinds: set[str]
     rep_rank: tuple
     place_keys: set[str] = field(default_factory=set)
+    norm: float = 1.0  # of the centroid, kept current by _add
 
 
 MAX_POSTING = 300  # a term shared by more open events than this is too common to find candidates
+MAX_CANDIDATES = 50  # events scored per post: those sharing the most terms
 
 
 def _place_keys(street: str | None, kinds) -> set[str]:
@@ -164,6 +166,7 @@ class EventClusterer:
     def restore(self, event: Event, post_ids: list[str] | None = None) -> None:
         """Re-open a stored event (service restart): its centroid is saved in ``terms``."""
         st = _Open(event, dict(event.terms), set(), (False, False, event.engagement))
+        st.norm = math.sqrt(sum(x * x for x in st.centroid.values())) or 1.0
         self.open[event.id] = st
         self.open.move_to_end(event.id)
         self._index_add(event.id, st.centroid)
@@ -199,8 +202,7 @@ class EventClusterer:
         ):
             return -1.0
         c = st.centroid
-        norm = math.sqrt(sum(x * x for x in c.values())) or 1.0
-        cos = sum(w * c.get(t, 0.0) for t, w in vec.items()) / norm
+        cos = sum(w * c.get(t, 0.0) for t, w in vec.items()) / st.norm
         if cos < self.min_text_similarity:
             return -1.0
         score = cos
@@ -231,12 +233,12 @@ class EventClusterer:
             if dup_ev in self.open:
                 best = (9.0, dup_ev)  # a copy joins its original's event
         if best is None:
-            cands: set[str] = set()
+            overlap: Counter[str] = Counter()
             for t in [*vec, *_place_keys(f.street, f.risk_kinds)]:
                 posting = self.index.get(t)
                 if posting and len(posting) <= MAX_POSTING:
-                    cands |= posting
-            for ev_id in cands:
+                    overlap.update(posting)
+            for ev_id, _ in overlap.most_common(MAX_CANDIDATES):
                 s = self._score(f, vec, self.open[ev_id])
                 if s >= self.threshold and (best is None or (s, ev_id) > best):
                     best = (s, ev_id)
@@ -287,6 +289,7 @@ class EventClusterer:
         for term, w in vec.items():
             c[term] = c.get(term, 0.0) + w
         st.centroid = dict(sorted(c.items(), key=lambda kv: -kv[1])[: self.max_terms])
+        st.norm = math.sqrt(sum(x * x for x in st.centroid.values())) or 1.0
         self._index_remove(e.id, old_terms - set(st.centroid))
         self._index_add(e.id, set(st.centroid) - old_terms)
         e.terms = {k: round(v, 4) for k, v in st.centroid.items()}

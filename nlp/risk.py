@@ -191,6 +191,10 @@ class RiskLexicon:
                 for y in _YEAR.findall(sentence):
                     if int(y) < year:
                         return "history"
+        if any(w in clause for w in self.other_places) and not any(
+            w in clause for w in self.local_places
+        ):
+            return "other_place"
         local_here = any(w in sentence for w in self.local_places)
         if not local_here:
             if any(w in sentence for w in self.other_places):

@@ -153,9 +153,12 @@ class TextClassifier:
             coef = self.clf.coef_[idx]
         else:  # binary: one row, for the second class
             coef = self.clf.coef_[0] if idx == 1 else -self.clf.coef_[0]
-        names = list(self.tfidf.get_feature_names_out())
-        if self.dv is not None:
-            names += list(self.dv.get_feature_names_out())
+        names = getattr(self, "_names", None)
+        if names is None:  # built once: get_feature_names_out copies the whole vocabulary
+            names = list(self.tfidf.get_feature_names_out())
+            if self.dv is not None:
+                names += list(self.dv.get_feature_names_out())
+            self._names = names
         contrib = sorted(
             ((float(v * coef[j]), names[j]) for j, v in zip(x.col, x.data, strict=True)),
             reverse=True,
