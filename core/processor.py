@@ -31,6 +31,7 @@ class Processor:
         store: Store,
         batch_size: int = 256,
         poll_interval: float = 0.5,
+        reload_interval: float = 30.0,
     ) -> None:
         self.inbox = inbox
         self.pipeline = pipeline
@@ -41,6 +42,9 @@ class Processor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_batch_at: float | None = None
+        # models promoted while running (``yuqing models promote``) are picked up between batches
+        self.reload_interval = reload_interval
+        self._last_reload = time.monotonic()
         self._outage = 0  # consecutive batches refused by an unavailable store
         self.max_outage_delay = 30.0
         released = inbox.release_dead_leases()
@@ -87,7 +91,7 @@ class Processor:
                     self.inbox.release(
                         claimed[n:], self.poll_interval, f"store unavailable: {one_exc}"
                     )
-                    break
+                    return 0
                 except Exception as one_exc:
                     metrics.PROCESS_ERRORS.inc()
                     reason = f"{type(one_exc).__name__}: {one_exc}"
@@ -109,8 +113,23 @@ class Processor:
             n += 1
         return total
 
+    def maybe_reload(self) -> list[str]:
+        """Let model components switch to a newly promoted version (at most every interval)."""
+        if time.monotonic() - self._last_reload < self.reload_interval:
+            return []
+        self._last_reload = time.monotonic()
+        try:
+            changed = self.pipeline.reload()
+        except Exception:  # a bad model must not stop processing; the old one keeps serving
+            log.exception("pipeline reload failed")
+            return []
+        if changed:
+            log.info("reloaded pipeline components: %s", ", ".join(changed))
+        return changed
+
     def run_forever(self) -> None:
         while not self._stop.is_set():
+            self.maybe_reload()
             try:
                 handled = self.process_once()
             except Exception:  # keep the loop alive: the rows stay in the inbox

@@ -94,5 +94,6 @@ def test_same_post_and_errors(clients):
 
 def test_health_names_the_backend(clients):
     h = clients["elasticsearch"].get("/api/v1/health").json()
+    ref = clients["sqlite"].get("/api/v1/health").json()
     assert h["checks"]["store"]["backend"] == "elasticsearch"
-    assert h["checks"]["store"]["posts"] == 600
+    assert h["checks"]["store"]["posts"] == ref["checks"]["store"]["posts"] > 0

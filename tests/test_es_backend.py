@@ -126,6 +126,7 @@ def test_store_outage_keeps_posts_in_the_inbox(tmp_path):
         prefix = "yqt-outage"
         settings = make_settings(
             tmp_path,
+            pipeline={"components": []},  # only the store's behaviour is under test
             store={
                 "backend": "elasticsearch",
                 "elasticsearch": {
