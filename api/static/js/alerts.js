@@ -141,7 +141,7 @@ export class AlertFeed {
     const where = [a.street, a.community, a.grid_id ? `网格 ${a.grid_id}` : null].filter(Boolean).join(" · ");
     const li = h("li", {
       class: `alert sev-${sev} st-${a.status}${isNew ? " new" : ""}`,
-      "data-alert-id": a.id, "data-status": a.status,
+      "data-alert-id": a.id, "data-status": a.status, "data-rule": a.rule,
     },
       h("div", { class: "a-head" },
         h("span", { class: "sev" }, a.severity_zh || zh(SEVERITY, sev)),

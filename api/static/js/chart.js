@@ -11,10 +11,12 @@ function s(tag, attrs = {}, text) {
 }
 
 function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+  // four gridlines at round values: the step is 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × a power of ten
+  if (!(v > 0)) return 4;
+  const step = v / 4;
+  const p = 10 ** Math.floor(Math.log10(step));
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= step) return 4 * m * p;
+  return 40 * p;
 }
 
 /**

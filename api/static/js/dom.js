@@ -12,11 +12,11 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === "text") el.textContent = String(v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  append(el, children);
+  append(el, ...children);
   return el;
 }
 
-export function append(el, children) {
+export function append(el, ...children) {
   for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));

@@ -9,7 +9,7 @@ import { Search, Detail, postMeta } from "./search.js";
 import { sparkline } from "./chart.js";
 import { CATEGORY, OPEN_STATUSES, SEVERITY, fmtNum, fmtTime, zh } from "./labels.js";
 
-const state = { me: null, filters: { window: "7d", street: "", community: "" }, grids: null };
+const state = { me: null, filters: { window: "7d", street: "", community: "" }, grids: null, autoLevel: true };
 let map, feed, trends, search, detail;
 
 function filters() {
@@ -102,7 +102,15 @@ async function loadMap() {
     if (!hasCounts(features)) await loadCounts();
     if (map.metric === "risk") await loadRisk();
     fillStreetOptions(features);
-    status.textContent = `${fmtNum(features.length)} 个网格`;
+    let note = "";
+    if (state.autoLevel && map.level === "grid" && typeof fc.count === "number" && fc.count === 0) {
+      // most posts name a community or street, not a grid: show where they are rather than an empty map
+      $("#map-level").value = "community";
+      note = "（网格级暂无定位数据，已按社区汇总）";
+    }
+    state.autoLevel = false;
+    await loadAggregate();
+    status.textContent = `${fmtNum(features.length)} 个网格${note}`;
     performance.mark("yq-map-drawn");
     document.body.dataset.mapReady = "1";
   } catch (err) {
@@ -110,6 +118,34 @@ async function loadMap() {
     performance.mark("yq-map-drawn");
     document.body.dataset.mapReady = "error";
   }
+}
+
+async function loadAggregate() {
+  const level = $("#map-level").value;
+  if (level === "grid") { map.setAggregate("grid"); return; }
+  const table = new Map();
+  const add = (key, field, n) => {
+    if (!table.has(key)) table.set(key, { count: 0, negative: 0, risk_posts: 0, open_alerts: 0 });
+    table.get(key)[field] += n;
+  };
+  const w = { window: state.filters.window, size: 5000 };
+  const streets = [...(state.streetIndex || new Map()).keys()];
+  const jobs = level === "street"
+    ? [[{ field: "street" }, (b) => b.key]]
+    : streets.map((s) => [{ field: "community", street: s }, (b) => `${s}|${b.key}`]);
+  await Promise.all(jobs.map(async ([params, keyOf]) => {
+    const [all, risky] = await Promise.all([
+      api("/stats/breakdown", { params: { ...w, ...params } }),
+      api("/stats/breakdown", { params: { ...w, ...params, risk: "critical" } }),
+    ]);
+    for (const b of all.buckets || []) { add(keyOf(b), "count", b.count); add(keyOf(b), "negative", b.negative); }
+    for (const b of risky.buckets || []) add(keyOf(b), "risk_posts", b.count);
+  }));
+  for (const a of feed.alerts || []) {
+    if (!OPEN_STATUSES.includes(a.status) || !a.street) continue;
+    add(level === "street" ? a.street : `${a.street}|${a.community || ""}`, "open_alerts", 1);
+  }
+  map.setAggregate(level, table);
 }
 
 async function breakdownByGrid(params) {
@@ -141,7 +177,7 @@ function fillStreetOptions(features) {
   state.streetIndex = streets;
   const sel = $("#f-street");
   const current = sel.value;
-  clear(sel).append(h("option", { value: "" }, "全部街道"),
+  append(clear(sel), h("option", { value: "" }, "全部街道"),
     [...streets.keys()].sort((a, b) => a.localeCompare(b, "zh-CN")).map((s) => h("option", { value: s, selected: s === current }, s)));
   fillCommunityOptions();
 }
@@ -152,7 +188,7 @@ function fillCommunityOptions() {
   const names = new Set();
   for (const [s, cs] of state.streetIndex || []) if (!street || s === street) cs.forEach((c) => names.add(c));
   const current = state.filters.community;
-  clear(sel).append(h("option", { value: "" }, "全部社区"),
+  append(clear(sel), h("option", { value: "" }, "全部社区"),
     [...names].sort((a, b) => a.localeCompare(b, "zh-CN")).map((c) => h("option", { value: c, selected: c === current }, c)));
 }
 
@@ -287,6 +323,7 @@ function init() {
     map.setMetric(m);
     if (m === "risk") { try { await loadRisk(); } catch (err) { toast(describe(err), "error"); } }
   });
+  $("#map-level").addEventListener("change", () => loadAggregate().catch((err) => toast(describe(err), "error")));
   $("#zoom-in").addEventListener("click", () => map.zoom(1.5));
   $("#zoom-out").addEventListener("click", () => map.zoom(1 / 1.5));
   $("#zoom-reset").addEventListener("click", () => map.reset());

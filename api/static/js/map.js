@@ -13,6 +13,11 @@ export const METRICS = {
   count: { name: "总量", get: (p) => num(p, ["count", "posts", "total"]) },
 };
 
+function summary(p) {
+  return `总量 ${fmtNum(METRICS.count.get(p))} · 负面 ${fmtNum(METRICS.negative.get(p))} · ` +
+    `高风险 ${fmtNum(METRICS.risk.get(p))} · 未办结预警 ${fmtNum(METRICS.alerts.get(p))}`;
+}
+
 export function num(props, names) {
   for (const n of names) {
     const v = props[n];
@@ -59,6 +64,8 @@ export class GridMap {
     this.features = [];
     this.selected = null;
     this.focus = { street: "", community: "" };
+    this.level = "grid"; // or "community" / "street": colour each grid by its area's total
+    this.aggregate = new Map();
     this.gBase = this.svgEl("g", { class: "streets" });
     this.gGrids = this.svgEl("g", { class: "grids" });
     this.gSpecial = this.svgEl("g", { class: "special" });
@@ -66,6 +73,7 @@ export class GridMap {
     svg.append(this.gBase, this.gGrids, this.gSpecial, this.gLabels);
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
     this.bindInteraction();
+    window.addEventListener("resize", () => { if (this.vb) this.setViewBox(this.vb); });
   }
 
   svgEl(tag, attrs = {}) {
@@ -154,6 +162,26 @@ export class GridMap {
 
   setMetric(metric) { this.metric = metric; this.recolour(); }
 
+  /** Colour by the grid's own numbers ("grid") or by its community's / street's totals. */
+  setAggregate(level, table) {
+    this.level = level;
+    this.aggregate = table || new Map();
+    this.recolour();
+  }
+
+  static areaKey(level, p) {
+    if (level === "street") return p.street || "";
+    if (level === "community") return `${p.street || ""}|${p.community || ""}`;
+    return String(p.id);
+  }
+
+  valueOf(props, metric) {
+    const m = METRICS[metric] || METRICS.negative;
+    if (this.level === "grid") return m.get(props);
+    if (props.kind === "special") return 0;
+    return m.get(this.aggregate.get(GridMap.areaKey(this.level, props)) || {});
+  }
+
   updateValues(values) {
     // values: Map grid id → {count, negative, ...} merged into the feature properties
     for (const [id, v] of values) {
@@ -166,14 +194,14 @@ export class GridMap {
   recolour() {
     const m = METRICS[this.metric] || METRICS.negative;
     let max = 0;
-    for (const path of this.paths.values()) max = Math.max(max, m.get(path.__feature.properties));
+    for (const path of this.paths.values()) max = Math.max(max, this.valueOf(path.__feature.properties, this.metric));
     for (const path of this.paths.values()) {
-      const v = m.get(path.__feature.properties);
+      const v = this.valueOf(path.__feature.properties, this.metric);
       const fill = colour(max ? Math.sqrt(v / max) : 0);
       if (path.classList.contains("special")) path.style.stroke = v ? fill : "";
       else path.style.fill = fill;
     }
-    this.drawLegend(m.name, max);
+    this.drawLegend(m.name + ({ community: "（按社区汇总）", street: "（按街道汇总）" }[this.level] || ""), max);
   }
 
   drawLegend(name, max) {
@@ -227,6 +255,10 @@ export class GridMap {
   setViewBox(vb) {
     this.vb = { ...vb };
     this.svg.setAttribute("viewBox", `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
+    // keep street labels ~12px on screen whatever the zoom
+    const scale = Math.min(this.svg.clientWidth / vb.w, this.svg.clientHeight / vb.h) || 1;
+    this.gLabels.setAttribute("font-size", (12 / scale).toFixed(2));
+    this.gLabels.setAttribute("stroke-width", (3 / scale).toFixed(2));
     const z = this.home ? this.home.w / vb.w : 1;
     this.svg.classList.toggle("zoomed", z > 2.5);
   }
@@ -301,9 +333,10 @@ export class GridMap {
       h("strong", {}, p.name || p.id),
       p.kind === "special" ? h("span", { class: "tag" }, "专属网格") : null,
       h("div", {}, `${p.street || "—"} · ${p.community || "—"}`),
-      h("div", { class: "nums" },
-        `总量 ${fmtNum(METRICS.count.get(p))} · 负面 ${fmtNum(METRICS.negative.get(p))} · ` +
-        `高风险 ${fmtNum(METRICS.risk.get(p))} · 未办结预警 ${fmtNum(METRICS.alerts.get(p))}`),
+      h("div", { class: "nums" }, `本网格：${summary(p)}`),
+      this.level !== "grid" && p.kind !== "special"
+        ? h("div", { class: "nums" }, `${this.level === "street" ? "街道" : "社区"}合计：${summary(this.aggregate.get(GridMap.areaKey(this.level, p)) || {})}`)
+        : null,
       h("div", { class: "hint" }, "点击查看详情"),
     ]);
     const box = this.wrap.getBoundingClientRect();

@@ -71,7 +71,7 @@ export class Search {
     const text = hl.text ? highlighted(hl.text) : (p.text || "").slice(0, 160);
     return h("li", { class: "hit", "data-post-id": p.id },
       h("a", { href: "#", class: "hit-title", onclick: (e) => { e.preventDefault(); this.detail.open(p.id); } },
-        title || h("span", { class: "untitled" }, "（无标题）")),
+        title || `${zh(SOURCE_TYPE, p.source_type)} · ${fmtTime(p.published_at)}`),
       h("p", { class: "snippet" }, text),
       postMeta(p),
       hit.duplicate_count ? h("span", { class: "dups" }, `转载 ${hit.duplicate_count} 次`) : null);
@@ -107,7 +107,7 @@ export class Detail {
     const s = p.sentiment, c = p.category, r = p.risk, g = p.geo || {};
     const eng = p.engagement || {};
     append(d, [
-      h("div", { class: "d-head" }, h("h2", { class: "d-title" }, p.title || "（无标题）"), this.closeBtn()),
+      h("div", { class: "d-head" }, h("h2", { class: "d-title" }, p.title || `${zh(SOURCE_TYPE, p.source_type)} · ${p.source}`), this.closeBtn()),
       postMeta(p),
       h("p", { class: "d-text" }, p.text),
       h("dl", { class: "d-facts" },
