@@ -7,7 +7,7 @@ PY := $(BIN)/python
 PIP := $(BIN)/pip --disable-pip-version-check
 export YUQING_TORCH_THREADS ?= 1
 
-.PHONY: run install dev test lint format bench train demo clean
+.PHONY: run install dev test browser-deps lint format bench train demo clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,17 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Headless Chromium and a CJK font for the dashboard's browser tests, from Debian's apt only
+# (Playwright never downloads a browser here); does nothing when both are present.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then :; else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; \
+	fi
+
 # pytest exits 5 when it collects nothing; that is not a failure of the code under test.
-test: lint
+test: lint browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected" || exit $$rc; }
 
 bench: $(VENV)/.dev
