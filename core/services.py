@@ -98,3 +98,7 @@ WORKER_STARTERS.append(_start_alerts)
 from crawler.scheduler import start_scheduler as _start_crawl  # noqa: E402  (issue 6: crawls)
 
 WORKER_STARTERS.append(_start_crawl)
+
+from api.warmup import start_warmup as _start_dashboard_warmup  # noqa: E402  (issue 9: dashboard)
+
+WORKER_STARTERS.append(_start_dashboard_warmup)

@@ -69,15 +69,8 @@ def _street_outlines(grids: list[Any], tolerance: float) -> list[dict[str, Any]]
     return features
 
 
-@router.get("/dashboard/streets")
-def street_outlines(
-    services: ServicesDep,
-    _: Viewer,
-    tolerance: float = Query(
-        0.0005, ge=0, le=0.05, description="simplification tolerance in degrees"
-    ),
-) -> dict[str, Any]:
-    """Street outlines dissolved from the active grid layer (GeoJSON, WGS-84)."""
+def street_collection(services: Any, tolerance: float = 0.0005) -> dict[str, Any]:
+    """Street outlines of the active layer, computed once per layer version and tolerance."""
     try:
         from geo.service import get_geo
     except ImportError:
@@ -101,3 +94,15 @@ def street_outlines(
                 _cache.clear()
             _cache[key] = cached
     return cached
+
+
+@router.get("/dashboard/streets")
+def street_outlines(
+    services: ServicesDep,
+    _: Viewer,
+    tolerance: float = Query(
+        0.0005, ge=0, le=0.05, description="simplification tolerance in degrees"
+    ),
+) -> dict[str, Any]:
+    """Street outlines dissolved from the active grid layer (GeoJSON, WGS-84)."""
+    return street_collection(services, tolerance)

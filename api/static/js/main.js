@@ -74,8 +74,9 @@ function start() {
   $("#whoami").textContent = `${state.me.name} · ${ROLE_ZH[state.me.role] || state.me.role}`;
   detail.can = state.me.can;
   feed.start(state.me.can);
-  loadMap();
-  trends.load(filters());
+  // map and feed first (the first screen); trends once the map is in, or after 1.5 s at most
+  const map0 = loadMap();
+  Promise.race([map0, new Promise((r) => setTimeout(r, 1500))]).then(() => trends.load(filters()));
 }
 
 // ---- map ---------------------------------------------------------------------------------------
@@ -87,16 +88,9 @@ function hasCounts(features) {
 async function loadMap() {
   const status = $("#map-status");
   status.textContent = "加载中…";
-  const streetsReq = state.streets ? Promise.resolve(state.streets) : api("/dashboard/streets").catch(() => null);
   try {
     const fc = await api("/grids", { params: { window: state.filters.window, simplify: 5 } });
     state.grids = fc;
-    const streets = await streetsReq;
-    if (!state.streets && streets) {
-      state.streets = streets;
-      map.setProjection(fc.features || []);
-      map.setStreets(streets);
-    }
     map.setGrids(fc);
     const features = fc.features || [];
     if (!hasCounts(features)) await loadCounts();
@@ -113,6 +107,11 @@ async function loadMap() {
     status.textContent = `${fmtNum(features.length)} 个网格${note}`;
     performance.mark("yq-map-drawn");
     document.body.dataset.mapReady = "1";
+    if (!state.streets) {
+      // the street base is drawn underneath once it arrives; the grids do not wait for it
+      api("/dashboard/streets").then((st) => { state.streets = st; map.setStreets(st); })
+        .catch((err) => { status.textContent += `；街道底图不可用（${describe(err)}）`; });
+    }
   } catch (err) {
     status.textContent = err.missing ? "网格服务未启用（暂无数据）" : describe(err);
     performance.mark("yq-map-drawn");
