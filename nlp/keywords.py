@@ -98,9 +98,10 @@ def extract_keywords(text: str, top: int = 8) -> list[str]:
         if not tag.startswith(_KEEP_TAGS) or any(w in p for p in phrases):
             continue
         weight = 1.5 if tag.startswith(("n", "vn", "ns", "nt", "nz")) else 1.0
-        for p in [p for p in phrases if p in w and p in counts]:  # 公交线路 beats 公交
-            weight += counts.pop(p)
-            first_pos.setdefault(w, first_pos[p])
+        for p in dict.fromkeys(phrases):  # a longer word beats its phrase: 公交线路 > 公交
+            if p in w and p != w and p in counts:
+                weight += counts.pop(p)
+                first_pos.setdefault(w, first_pos[p])
         counts[w] += weight
         first_pos.setdefault(w, offset + i)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], first_pos[kv[0]]))
