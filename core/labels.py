@@ -45,19 +45,12 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-def _valid_categories() -> set[str] | None:
-    """Category codes from the category component when it is installed (issue 4)."""
-    try:
-        from nlp import category as cat  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    for attr in ("CATEGORIES", "CATEGORY_NAMES", "LABELS"):
-        value = getattr(cat, attr, None)
-        if isinstance(value, dict):
-            return set(value)
-        if isinstance(value, list | tuple | set | frozenset):
-            return set(value)
-    return None
+# the category codes of data/labelled/GUIDELINES.md (the category model's label set)
+CATEGORY_CODES = (
+    "property", "demolition", "environment", "noise", "traffic", "wages", "education", "health",
+    "food_safety", "public_security", "safety", "housing", "utilities", "urban_management",
+    "consumer", "social_welfare", "government_service", "other",
+)  # fmt: skip
 
 
 def validate(changes: dict[str, str | None]) -> dict[str, str]:
@@ -68,12 +61,8 @@ def validate(changes: dict[str, str | None]) -> dict[str, str]:
         raise LabelError(f"sentiment must be one of {', '.join(SENTIMENT_LABELS)}")
     if "risk" in out and out["risk"] not in RISK_LEVELS:
         raise LabelError(f"risk must be one of {', '.join(RISK_LEVELS)}")
-    if "category" in out:
-        cats = _valid_categories()
-        value = out["category"]
-        if not value or len(value) > 50 or (cats is not None and value not in cats):
-            allowed = f"one of {', '.join(sorted(cats))}" if cats else "a category code"
-            raise LabelError(f"category must be {allowed}")
+    if "category" in out and out["category"] not in CATEGORY_CODES:
+        raise LabelError(f"category must be one of {', '.join(CATEGORY_CODES)}")
     return out
 
 

@@ -31,6 +31,11 @@ class SentimentComponent:
     def __init__(self, ctx: Context) -> None:
         cfg = ctx.settings.nlp.sentiment
         self.root = Path(cfg.model_dir)
+        if not self.root.is_absolute() and not self.root.exists():
+            # relative to the repository when the service runs from another directory
+            in_repo = Path(__file__).resolve().parent.parent / self.root
+            if in_repo.exists():
+                self.root = in_repo
         self.threads = ctx.settings.nlp.threads
         self.batch_size = cfg.batch_size
         self.max_length = cfg.max_length
