@@ -114,8 +114,13 @@ class TextClassifier:
         """SVM only: pick the softmax temperature that minimises log-loss on held-out data."""
         if self.kind != "svm" or not texts:
             return self.temperature
+        known = [i for i, lab in enumerate(labels) if lab in self.classes]
+        if not known:  # held-out labels the model never saw say nothing about calibration
+            return self.temperature
+        texts = [texts[i] for i in known]
+        extras = [extras[i] for i in known] if extras is not None else None
         d = self._decision(texts, extras)
-        idx = np.array([self.classes.index(lab) for lab in labels])
+        idx = np.array([self.classes.index(labels[i]) for i in known])
         best = (float("inf"), 1.0)
         for t in (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24):
             p = _softmax(d * t)
