@@ -27,9 +27,8 @@ def test_run_then_demo_then_search(tmp_path: Path):
         YUQING_CONFIG=str(Path(__file__).resolve().parent.parent / "config" / "yuqing.yaml"),
     )
     yuqing = [sys.executable, "-m", "core.cli"]
-    server = subprocess.Popen(
-        yuqing + ["run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    log = (tmp_path / "run.log").open("w")  # a file, not a pipe: an unread pipe blocks the server
+    server = subprocess.Popen(yuqing + ["run"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         key_file = tmp_path / "var" / "secrets" / "admin.key"
         base = f"http://127.0.0.1:{port}"
@@ -43,7 +42,7 @@ def test_run_then_demo_then_search(tmp_path: Path):
                     break
             except httpx.HTTPError:
                 pass
-            assert server.poll() is None, server.stderr.read()
+            assert server.poll() is None, (tmp_path / "run.log").read_text()
             time.sleep(0.5)
         else:
             raise AssertionError("service did not come up")
@@ -78,3 +77,4 @@ def test_run_then_demo_then_search(tmp_path: Path):
             server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
