@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.config import AlertsConfig
 from crawler.config import CrawlerConfig
@@ -38,9 +38,15 @@ class ServerConfig(Section):
     # "key": every endpoint but /health needs an API key.
     # "open-local": requests from loopback without a key act as admin (for a laptop demo only).
     auth: Literal["key", "open-local"] = "key"
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str | None = None  # links in notifications; default http://{host}:{port}
     max_batch: int = Field(1000, ge=1, le=10000)
     max_query_chars: int = Field(500, ge=10, le=5000)
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> ServerConfig:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
 
 
 class SqliteStoreConfig(Section):
