@@ -52,8 +52,9 @@ test: lint browser-deps
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# retrain every task on data/labelled/{train,dev,test}.jsonl and promote the new versions (README "## Sentiment model")
 train: $(VENV)/.dev
-	$(BIN)/yuqing train all
+	$(BIN)/yuqing train all --promote
 
 demo: $(VENV)/.runtime
 	$(BIN)/yuqing demo

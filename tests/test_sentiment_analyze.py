@@ -93,7 +93,7 @@ def test_cli_analyze_with_sentiment_model(tmp_path: Path):
          json.dumps({"id": "x:3", "text": "感谢师傅及时处理"}, ensure_ascii=False)]
     )  # fmt: skip
     r = subprocess.run(
-        [sys.executable, "-m", "core.cli", "--config", str(cfg), "analyze"],
+        [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())", "--config", str(cfg), "analyze"],
         input=inp.encode(), capture_output=True, cwd=REPO, timeout=120,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr.decode()

@@ -77,7 +77,7 @@ def test_export_cli(client, services, settings, tmp_path):
     cfg.write_text(f"data_dir: {settings.data_dir}\n", encoding="utf-8")
     out = tmp_path / "labels.jsonl"
     r = subprocess.run(
-        [sys.executable, "-m", "core.cli", "--config", str(cfg), "labels", "export", "--out", str(out)],
+        [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())", "--config", str(cfg), "labels", "export", "--out", str(out)],
         capture_output=True, cwd=REPO, timeout=60, text=True,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr

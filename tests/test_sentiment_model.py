@@ -184,3 +184,34 @@ def test_promote_rejects_unknown_version(model_root: Path):
         promote(model_root, "v99")
     with pytest.raises(CliError, match="invalid version"):
         promote(model_root, "../x")
+
+
+def test_cli_models_list_promote_eval(model_root: Path, tmp_path: Path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        f"data_dir: {tmp_path / 'var'}\nnlp:\n  sentiment:\n    model_dir: {model_root}\n"
+    )
+    write_data(tmp_path / "eval.jsonl", 4, 99)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", "import sys; from core.cli import main; sys.exit(main())", "--config", str(cfg), *args],
+            capture_output=True, text=True, cwd=REPO, timeout=120,
+        )  # fmt: skip
+
+    r = cli("models", "list")
+    assert r.returncode == 0 and "sentiment" in r.stdout and "v1" in r.stdout, r.stderr
+    r = cli("models", "promote", "sentiment", "nope")
+    assert r.returncode == 2 and "no sentiment model" in r.stderr
+    r = cli("eval", "sentiment", "--data", str(tmp_path / "eval.jsonl"), "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["n"] == 12 and {"accuracy", "macro_f1", "per_class", "confusion"} <= set(m)
+    assert m["neutral_called_negative"] is not None
+    r = cli("eval", "sentiment", "--data", str(tmp_path / "missing.jsonl"))
+    assert r.returncode == 2 and "not found" in r.stderr
