@@ -99,7 +99,7 @@ class PrivacyConfig(Section):
 
 class PipelineConfig(Section):
     # spaCy-style: the ordered names of registered components (core.pipeline.COMPONENTS).
-    components: list[str] = ["keywords", "category", "risk", "geo", "dedup", "events"]
+    components: list[str] = ["keywords", "sentiment", "category", "risk", "geo", "dedup", "events"]
 
 
 class SentimentConfig(Section):

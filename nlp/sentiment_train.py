@@ -454,6 +454,11 @@ def write_card(model_dir: str | Path, meta: dict[str, Any], metrics: dict[str, A
         "",
         f"- dev: {_fmt(metrics.get('dev'))}",
         f"- test (never trained on): {_fmt(metrics.get('test'))}",
+        *[
+            f"- {k} (written apart from the training data): {_fmt(v)}"
+            for k, v in metrics.items()
+            if k not in ("dev", "test") and isinstance(v, dict) and "macro_f1" in v
+        ],
         "",
         "Full figures, per-class precision/recall and confusion matrices: `metrics.json`.",
         "",
