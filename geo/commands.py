@@ -174,6 +174,8 @@ def cmd_gaz_add(args, settings: Settings) -> int:
     place = (
         "outside the area"
         if entry.outside
+        else "not a place (the name inside it never places a post)"
+        if entry.not_place
         else " / ".join(x for x in (entry.street, entry.community, entry.grid_id) if x)
         or svc.hierarchy.district
     )

@@ -9,6 +9,9 @@ A *wrong placement* is the harm that matters for alert routing: the post is put 
 community or grid other than the expected one, or put inside the area when it is outside or
 unplaceable, or marked outside when it is inside. Saying less than the truth (district instead of
 street, unlocated instead of a street) is a miss, not a wrong placement.
+
+Village names are compared with a trailing 村村 read as 村: official names end in 村村民委员会
+(卧牛山西村村民委员会), and a label cut at 委员会 gives 卧牛山西村村 for the village 卧牛山西村.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ class EvalError(ValueError):
     pass
 
 
+def norm_community(name: str | None) -> str | None:
+    """卧牛山西村村 → 卧牛山西村 (a label cut from …村村民委员会); other names unchanged."""
+    if name and name.endswith("村村"):
+        return name[:-1]
+    return name
+
+
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
@@ -45,6 +55,8 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
         for key in ("street", "community", "grid_id", "level"):
             if key in row and f"expected_{key}" not in row:
                 row[f"expected_{key}"] = row[key]
+        if row.get("expected_community"):
+            row["expected_community"] = norm_community(row["expected_community"])
         level = row.get("expected_level")
         if level is None:
             level = (
@@ -93,7 +105,7 @@ def wrong(row: dict[str, Any], geo: Geo) -> str | None:
         return "marked outside"
     for key, got in (
         ("street", geo.street),
-        ("community", geo.community),
+        ("community", norm_community(geo.community)),
         ("grid_id", geo.grid_id),
     ):
         want = row.get(f"expected_{key}")
@@ -118,7 +130,8 @@ def evaluate(tagger: Geotagger, rows: list[dict[str, Any]]) -> dict[str, Any]:
             want = row.get(f"expected_{key}")
             if want:
                 per[key][1] += 1
-                hit = getattr(geo, key) == want
+                got = getattr(geo, key)
+                hit = (norm_community(got) if key == "community" else got) == want
                 per[key][0] += hit
                 ok_all &= hit
         exp_level = row["expected_level"]
@@ -128,7 +141,8 @@ def evaluate(tagger: Geotagger, rows: list[dict[str, Any]]) -> dict[str, Any]:
             exp_level in ("street", "community")
             and _RANK[geo.level] > _RANK[exp_level]
             and all(
-                getattr(geo, k) == row[f"expected_{k}"]
+                (norm_community(geo.community) if k == "community" else geo.street)
+                == row[f"expected_{k}"]
                 for k in ("street", "community")
                 if row.get(f"expected_{k}")
             )

@@ -5,6 +5,10 @@ A UTF-8 CSV with the header ``name,kind,street,community,grid_id,aliases,note``;
 历下区). An in-district entry without a street (a road crossing several streets) places a post
 at district level only. The bundled sample (``data/geo/gazetteer_sample.csv``) is loaded first,
 then the deployment's own file (``geo.gazetteer`` under data_dir), whose entries win by name.
+
+An entry with kind ``not_place`` is a phrase that contains a place name but is not a place
+(郭店楚简, 开启新里程, 中国农科院): the matcher reads it as one word, so the name inside it never
+places a post. The curated list ships in ``data/geo/non_places.csv`` and is always loaded first.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from geo.hierarchy import Hierarchy
 from geo.names import clean
 
 SAMPLE_GAZETTEER = Path(__file__).resolve().parent.parent / "data" / "geo" / "gazetteer_sample.csv"
+NON_PLACES = SAMPLE_GAZETTEER.with_name("non_places.csv")
 FIELDS = ("name", "kind", "street", "community", "grid_id", "aliases", "note")
 KINDS = (
     "compound",
@@ -32,8 +37,10 @@ KINDS = (
     "area",
     "enterprise",
     "outside",
+    "not_place",
     "other",
 )
+_NO_PLACE_KINDS = ("outside", "not_place")
 
 
 class GazetteerError(ValueError):
@@ -53,6 +60,10 @@ class Entry:
     @property
     def outside(self) -> bool:
         return self.kind == "outside"
+
+    @property
+    def not_place(self) -> bool:
+        return self.kind == "not_place"
 
     def names(self) -> list[str]:
         return [self.name, *self.aliases]
@@ -87,9 +98,10 @@ def make_entry(
     street = (street or "").strip() or None
     community = (community or "").strip() or None
     grid_id = (grid_id or "").strip() or None
-    if kind == "outside" and (street or community or grid_id):
-        raise GazetteerError(f"{where}: an outside place cannot name a street, community or grid")
-    if hierarchy is not None and kind != "outside":
+    if kind in _NO_PLACE_KINDS and (street or community or grid_id):
+        what = "an outside place" if kind == "outside" else "a not_place phrase"
+        raise GazetteerError(f"{where}: {what} cannot name a street, community or grid")
+    if hierarchy is not None and kind not in _NO_PLACE_KINDS:
         if street and street not in hierarchy.streets:
             raise GazetteerError(f"{where}: unknown street {street!r}")
         if community and not hierarchy.has(street, community):
@@ -158,6 +170,11 @@ def write_gazetteer(path: str | Path, entries: list[Entry]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def bundled_non_places() -> list[Entry]:
+    """The curated phrases that contain a place name but are not places."""
+    return read_gazetteer(NON_PLACES) if NON_PLACES.exists() else []
 
 
 def merge(base: list[Entry], override: list[Entry]) -> list[Entry]:

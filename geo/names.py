@@ -11,27 +11,35 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Bare stems that must never be read as a place on their own (a longer name such as 华山街道,
-# 华山湖 or 全福立交 still matches). Extend per deployment with ``geo.block_stems``.
-BLOCK_STEMS: frozenset[str] = frozenset(
+# Bare stems that are also ordinary words or people's names: read as a place only with a
+# locative/administrative context right next to them (华山这边, 在唐王, 董家一带, 彩石街道办; see
+# ``has_place_context``) or when a name in the same post already places the post in that street
+# (华山街道…华山). A longer name (华山街道, 华山湖, 全福立交) always matches.
+CONTEXT_STEMS: frozenset[str] = frozenset(
     {
         "华山",  # 华山 (陕西) / 华山论剑 vs 华山街道
-        "东风",  # 东风汽车 / 东风快递
-        "全福",  # 全福全寿
+        "东风",  # 东风汽车 / 东风快递 / 东风吹过
+        "全福",  # 全福全寿, 全福人
         "董家",  # 去董家吃饭 (a family)
         "唐王",  # 唐王李世民
         "西营",  # 军营
-        "彩石",  # 彩色石头
-        "山大",  # 山东大学 has campuses in several districts
-        "甸柳",  # 历下区 also has 甸柳新村街道
-        "七里河",  # 兰州七里河区
+        "彩石",  # 彩色石头, 彩石手链
+        "七里河",  # 兰州七里河区, a river
         "十里堡",  # 北京十里堡
+        # community names that are common words or institutions
+        "新里程",  # 开启新里程
+        "农科院",  # 中国农科院
+        "葡萄园",
+        "世纪园",
+        "城市之光",
+        "锦绣泉城",  # a name for 济南 itself
+        "航运路",
+        "电建一公司",
         "幸福",
         "和顺",
         "贤德",
         "新园",
         "百花",
-        "保利",
         "开源",
         "朝山",
         "城郡",
@@ -39,6 +47,101 @@ BLOCK_STEMS: frozenset[str] = frozenset(
         "观华",
     }
 )
+
+# Bare stems that stay ambiguous even with context: never a place alone. Extend per deployment
+# with ``geo.block_stems``.
+NEVER_STEMS: frozenset[str] = frozenset(
+    {
+        "山大",  # 山东大学 has campuses in several districts
+        "甸柳",  # 历下区 also has 甸柳新村街道
+        "保利",  # a developer with compounds everywhere
+    }
+)
+
+BLOCK_STEMS: frozenset[str] = CONTEXT_STEMS | NEVER_STEMS  # every stem that cannot stand alone
+
+# Context that makes a bare stem a place: right after it (华山这边, 唐王办事处) ...
+PLACE_CONTEXT_AFTER: tuple[str, ...] = (
+    "这边",
+    "那边",
+    "这里",
+    "那里",
+    "这块",
+    "那块",
+    "一带",
+    "附近",
+    "周边",
+    "片区",
+    "辖区",
+    "街道办",
+    "办事处",
+    "地区",
+    "小区",
+    "居民",
+    "业主",
+    "物业",
+)
+# ... or 在X followed by the end of a clause or by what one does at a place (在唐王上班), so that
+# 在东风的吹拂下 / 在华山上 / 在东风汽车工作 are not read as places.
+PLACE_CONTEXT_BEFORE: tuple[str, ...] = ("在",)
+AFTER_ZAI_X: tuple[str, ...] = (
+    "上班",
+    "上学",
+    "工作",
+    "住",
+    "生活",
+    "买",
+    "租",
+    "开店",
+    "打工",
+    "种",
+    "承包",
+    "待",
+    "呆",
+    "读书",
+    "念书",
+    "办事",
+    "值班",
+)
+_CLAUSE_END = frozenset("，。,.！!？?；;：:、）)】」』\n\t 」~…")
+
+# A common surname right before a two-character stem makes it a person's name (张全福, 李华山);
+# surnames that are also function words or place words (和, 于, 向, 路, 边…) are left out.
+SURNAMES: frozenset[str] = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔汤常温康施牛樊葛邢易乔伍庞颜倪庄聂章鲁岳翟殷詹欧耿兰焦俞"
+    "左柳甘祝宁尚符舒阮柯纪梅童凌毕季裴霍涂苗谷盛曲翁冉骆蓝游辛靳管柴蒙鲍华喻祁蒲房滕"
+    "屈饶牟艾尤阳穆卓吉缪简芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂佟臧"
+    "闵苟邬卞姬师仇栾隋刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝"
+)
+
+
+def has_place_context(text: str, start: int, end: int) -> bool:
+    """Whether the name at ``text[start:end]`` stands in a place-like context (see above)."""
+    if text.startswith(PLACE_CONTEXT_AFTER, end):
+        return True
+    if start > 0 and text[start - 1] in PLACE_CONTEXT_BEFORE:
+        return end >= len(text) or text[end] in _CLAUSE_END or text.startswith(AFTER_ZAI_X, end)
+    return False
+
+
+def looks_like_person(text: str, start: int, end: int) -> bool:
+    """张全福 / 李华山: a two-character stem right after a common surname (not after 在)."""
+    return end - start == 2 and start > 0 and text[start - 1] in SURNAMES
+
+
+# 七里堡南北社区 → 七里堡: the part before a direction/part marker names the area (七里堡这边).
+_PART_SUFFIX_RE = re.compile(r"(南北|东西|[东西南北中][区片部]?|[一二三四五][区期])$")
+
+
+def area_stem(stem: str | None) -> str | None:
+    """The shorter area name inside a community stem (七里堡南北 → 七里堡), if there is one."""
+    if not stem:
+        return None
+    short = _PART_SUFFIX_RE.sub("", stem)
+    return short if short != stem and len(short) >= 3 else None
+
 
 # Communities/compounds whose bare stem is a common word or a chain brand.
 _GENERIC_STEM_RE = re.compile(

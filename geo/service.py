@@ -17,12 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings
-from geo.gazetteer import SAMPLE_GAZETTEER, Entry, GazetteerError, merge, read_gazetteer
+from geo.gazetteer import (
+    SAMPLE_GAZETTEER,
+    Entry,
+    GazetteerError,
+    bundled_non_places,
+    merge,
+    read_gazetteer,
+)
 from geo.hierarchy import Hierarchy, load_hierarchy
 from geo.layer import Grid, build_layer, read_features
 from geo.locator import GridIndex
 from geo.matcher import TextMatcher
-from geo.names import BLOCK_STEMS
+from geo.names import NEVER_STEMS
 from geo.registry import GridRegistry
 from geo.tagger import Geotagger
 
@@ -49,7 +56,7 @@ class GeoService:
             self.config.divisions, excluded_streets=self.config.excluded_streets
         )
         self.gazetteer_path = settings.path(self.config.gazetteer)
-        self.block_stems = frozenset(BLOCK_STEMS | set(self.config.block_stems))
+        self.block_stems = frozenset(NEVER_STEMS | set(self.config.block_stems))
         self._lock = threading.Lock()
         self._tagger: Geotagger | None = None
         self._state: tuple[int | None, float] | None = None
@@ -95,19 +102,19 @@ class GeoService:
         except GazetteerError as exc:
             self.last_error = str(exc)
             log.error("gazetteer not loaded, fix it and it reloads: %s", exc)
-            return (
-                read_gazetteer(SAMPLE_GAZETTEER, self.hierarchy)
-                if self.config.sample_gazetteer
-                else []
-            )
+            return self._base_entries()
 
-    def entries(self) -> list[Entry]:
-        base = (
+    def _base_entries(self) -> list[Entry]:
+        """The bundled non-place phrases, then the sample entries (when configured)."""
+        sample = (
             read_gazetteer(SAMPLE_GAZETTEER, self.hierarchy)
             if self.config.sample_gazetteer and SAMPLE_GAZETTEER.exists()
             else []
         )
-        return merge(base, self.user_entries())
+        return merge(bundled_non_places(), sample)
+
+    def entries(self) -> list[Entry]:
+        return merge(self._base_entries(), self.user_entries())
 
     def _gazetteer_mtime(self) -> float:
         try:
@@ -152,7 +159,13 @@ class GeoService:
         self.hierarchy = hierarchy
         index = GridIndex(grids, snap_m=self.config.snap_m) if grids else None
         specials = [(g.id, g.name, g.street, g.community) for g in grids if g.kind == "special"]
-        matcher = TextMatcher(hierarchy, self._entries_for_build(), specials, self.block_stems)
+        matcher = TextMatcher(
+            hierarchy,
+            self._entries_for_build(),
+            specials,
+            self.block_stems,
+            outside_areas=tuple(self.config.excluded_area_names),
+        )
         self._grids = grids
         log.info(
             "geotagger built: layer v%s (%d grids), %d names, in %.0f ms",
