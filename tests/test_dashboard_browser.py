@@ -24,7 +24,8 @@ from tests.dashboard_harness import (
     screenshot,
 )
 
-pytestmark = pytest.mark.browser
+# Starting the service and loading the demo through the full pipeline is slow on a busy 2-core box.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,20 @@ def test_map_renders_every_grid_of_the_sample_layer(svc, page):
     page.wait_for_function(
         "() => !document.querySelector('#grid-panel .g-posts .status')", timeout=10_000
     )
+
+    # trends: the three lines (三量), keywords, events (or a clear "not enabled"), no error text
+    page.wait_for_function(
+        "() => document.querySelectorAll('#trend-summary .line-tile').length === 3", timeout=20_000
+    )
+    names = page.eval_on_selector_all(
+        "#trend-summary .line-tile .name", "els => els.map(e => e.textContent)"
+    )
+    assert names == ["热线", "网络舆情", "信访"]
+    assert page.locator("#trend-chart svg path.series").count() == 3
+    page.wait_for_selector("#keywords button.kw", timeout=20_000)
+    page.wait_for_selector("#events li", timeout=20_000)
+    for sel in ("#events", "#cat-bars", "#trend-status", "#kw-status", "#cat-status"):
+        assert "出错" not in page.inner_text(sel), (sel, page.inner_text(sel))
 
     # street filter: grids outside the street are dimmed
     page.select_option("#f-street", props["street"])

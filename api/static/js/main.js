@@ -76,7 +76,9 @@ function start() {
   feed.start(state.me.can);
   // map and feed first (the first screen); trends once the map is in, or after 1.5 s at most
   const map0 = loadMap();
-  Promise.race([map0, new Promise((r) => setTimeout(r, 1500))]).then(() => trends.load(filters()));
+  Promise.race([map0, new Promise((r) => setTimeout(r, 1500))])
+    .then(() => trends.load(filters()))
+    .finally(() => { document.body.dataset.trendsReady = "1"; });
 }
 
 // ---- map ---------------------------------------------------------------------------------------

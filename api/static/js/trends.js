@@ -166,11 +166,15 @@ export class Trends {
             h("span", { class: "heat", title: "热度" }, h("i", { style: `width:${(100 * (Number(e.heat) || 0)) / maxHeat}%` })),
             h("b", {}, `热度 ${fmtNum(e.heat, 1)}`),
             ` · ${fmtNum(e.post_count ?? e.posts ?? e.count)} 条`,
-            trendOf(e))));
+            Array.isArray(e.sources) && e.sources.length > 1 ? ` · ${e.sources.length} 个来源` : "",
+            trendOf(e)),
+          e.street || e.category ? h("div", { class: "ev-where" },
+            [e.street, e.category ? zh(CATEGORY, e.category) : null].filter(Boolean).join(" · ")) : null));
       }
     } catch (err) {
       clear(box);
-      box.append(h("li", { class: "empty" }, err.missing ? "事件服务未启用（暂无数据）" : describe(err)));
+      const off = err.missing || err.status === 501;
+      box.append(h("li", { class: "empty" }, off ? "事件服务未启用（暂无数据）" : describe(err)));
     }
   }
 
@@ -206,6 +210,6 @@ function trendOf(e) {
   if (Array.isArray(t)) return sparkline(t.map((x) => (typeof x === "number" ? x : x.count || 0)), { width: 80, height: 18 });
   if (t && typeof t === "object" && Array.isArray(t.buckets)) return sparkline(t.buckets.map((b) => b.count || 0), { width: 80, height: 18 });
   if (typeof t === "number") return h("span", { class: t > 0 ? "up" : t < 0 ? "down" : "" }, ` ${t > 0 ? "↑" : t < 0 ? "↓" : "→"}${Math.abs(t * 100).toFixed(0)}%`);
-  if (typeof t === "string") return h("span", { class: "trend" }, ` ${({ rising: "↑ 上升", falling: "↓ 回落", stable: "→ 平稳", new: "新" })[t] || t}`);
+  if (typeof t === "string") return h("span", { class: "trend" }, ` ${({ rising: "↑ 上升", falling: "↓ 回落", stable: "→ 平稳", steady: "→ 平稳", quiet: "· 平息", new: "★ 新发" })[t] || t}`);
   return null;
 }
