@@ -49,7 +49,7 @@ browser-deps:
 test: lint browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected" || exit $$rc; }
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev browser-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # retrain every task on data/labelled/{train,dev,test}.jsonl and promote the new versions (README "## Sentiment model")
