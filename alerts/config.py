@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from store.base import KEYWORD_FIELDS
+
 KEY_FIELDS = (
     "grid_id",
     "street",
@@ -24,19 +26,7 @@ KEY_FIELDS = (
     "risk",
     "sentiment",
 )
-FILTER_FIELDS = (
-    "source",
-    "source_type",
-    "sentiment",
-    "category",
-    "risk",
-    "street",
-    "community",
-    "grid_id",
-    "district",
-    "geo_level",
-    "event_id",
-)
+FILTER_FIELDS = KEYWORD_FIELDS  # a rule filters on exactly what the store can filter on
 SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 LEVELS = ("grid", "community", "street", "district")
