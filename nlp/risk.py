@@ -6,8 +6,9 @@ for: negation (没有人员伤亡), reported history (2019年曾发生火灾), o
 drills (消防演练), idioms (跳楼价) and hyperbole (气得我想跳楼). Every signal names the words
 and the rule that fired, so an officer can see why a post was flagged.
 
-The model (char n-grams + the lexicon's signals as features, see :mod:`nlp.risk_train`)
-weighs the evidence; its thresholds were chosen on the dev split for critical recall.
+Strong critical words make a post critical on their own (no model can veto them); weak ones
+(推搡, 不想活了) need the model to agree. The model (char n-grams + the lexicon's non-critical
+signals, see :mod:`nlp.risk_train`) also flags critical posts the lexicon missed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ _RANK = {lvl: i for i, lvl in enumerate(RISK_LEVELS)}
 _SENTENCE = "。！？!?；;\n…"
 _CLAUSE = _SENTENCE + "，,：: \t"
 _YEAR = re.compile(r"((?:19|20)\d{2})年")
-_SUPPRESS = ("negation", "debunked", "drill", "history", "other_place", "idiom")
+_SUPPRESS = ("negation", "debunked", "drill", "fiction", "history", "other_place", "idiom")
+STRONG_RULES = ("lexicon", "pattern")  # a critical signal with one of these needs no model
 _DOWNGRADE = ("hypothetical", "resolved")
 
 
@@ -42,7 +44,7 @@ class Match:
     word: str
     start: int
     end: int
-    rule: str  # lexicon | pattern | hyperbole | idiom
+    rule: str  # lexicon | pattern | weak (an ambiguous critical word) | hyperbole | idiom
 
 
 def _str_list(data: dict[str, Any], key: str, where: str) -> list[str]:
@@ -83,6 +85,9 @@ class RiskLexicon:
         self.negators = _str_list(data, "negators", source)
         self.debunk = _str_list(data, "debunk", source)
         self.drill = _str_list(data, "drill", source)
+        self.drill_post = _str_list(data, "drill_post", source)
+        self.drill_real = _str_list(data, "drill_real", source)
+        self.fiction = _str_list(data, "fiction", source)
         self.history = _str_list(data, "history", source)
         self.ongoing = _str_list(data, "ongoing", source)
         self.hypothetical = _str_list(data, "hypothetical", source)
@@ -104,9 +109,9 @@ class RiskLexicon:
         if not isinstance(kinds, dict) or not kinds:
             raise RiskLexiconError(f"{source}: 'kinds' must map signal kinds to levels")
         self.kinds: list[str] = []
-        self.patterns: list[tuple[str, str, re.Pattern[str]]] = []
+        self.patterns: list[tuple[str, str, re.Pattern[str], str]] = []
         self._auto = ahocorasick.Automaton()
-        words: dict[str, tuple[str, str]] = {}
+        words: dict[str, tuple[str, str, str]] = {}  # word -> (kind, level, rule)
         for kind, levels in kinds.items():
             if not isinstance(levels, dict):
                 raise RiskLexiconError(f"{source}: kind {kind!r} must map levels to words")
@@ -119,21 +124,28 @@ class RiskLexicon:
                 where = f"{source}: {kind}.{level}"
                 if not isinstance(spec, dict):
                     raise RiskLexiconError(f"{where}: expected words and/or patterns")
-                for w in _str_list(spec, "words", where):
-                    prev = words.get(w)
-                    if prev is None or _RANK[level] > _RANK[prev[1]]:
-                        words[w] = (str(kind), level)
-                for pat in _str_list(spec, "patterns", where):
-                    self.patterns.append((str(kind), level, _compile(pat, where)))
+                for key, rule in (("words", "lexicon"), ("weak_words", "weak")):
+                    for w in _str_list(spec, key, where):
+                        prev = words.get(w)
+                        if prev is None or _RANK[level] > _RANK[prev[1]]:
+                            words[w] = (
+                                str(kind),
+                                level,
+                                rule if level == "critical" else "lexicon",
+                            )
+                for key, rule in (("patterns", "pattern"), ("weak_patterns", "weak")):
+                    for pat in _str_list(spec, key, where):
+                        rule = rule if level == "critical" else "pattern"
+                        self.patterns.append((str(kind), level, _compile(pat, where), rule))
         # idioms go into the same automaton: the longest match wins, so 跳楼价 hides 跳楼
         self.idioms: dict[str, str | None] = {}
         for idiom in _str_list(data, "idioms", source):
             inner = [w for w in words if w in idiom]
             self.idioms[idiom] = words[max(inner, key=len)][0] if inner else None
-        for w, (kind, level) in words.items():
-            self._auto.add_word(w, (kind, level, w))
+        for w, (kind, level, rule) in words.items():
+            self._auto.add_word(w, (kind, level, w, rule))
         for idiom in self.idioms:
-            self._auto.add_word(idiom, ("__idiom__", "none", idiom))
+            self._auto.add_word(idiom, ("__idiom__", "none", idiom, "idiom"))
         self._auto.make_automaton()
         self.n_words = len(words)
 
@@ -157,7 +169,7 @@ class RiskLexicon:
             for m in rx.finditer(masked):
                 out.append(Match(kind, "elevated", m.group(0), m.start(), m.end(), "hyperbole"))
                 masked = masked[: m.start()] + "□" * (m.end() - m.start()) + masked[m.end() :]
-        for end, (kind, level, word) in self._auto.iter_long(masked):
+        for end, (kind, level, word, rule) in self._auto.iter_long(masked):
             start = end - len(word) + 1
             if kind == "__idiom__":
                 hidden = self.idioms.get(word)
@@ -165,10 +177,10 @@ class RiskLexicon:
                     out.append(Match(hidden, "none", word, start, end + 1, "idiom"))
                 masked = masked[:start] + "□" * len(word) + masked[end + 1 :]
             else:
-                out.append(Match(kind, level, word, start, end + 1, "lexicon"))
-        for kind, level, rx in self.patterns:
+                out.append(Match(kind, level, word, start, end + 1, rule))
+        for kind, level, rx, rule in self.patterns:
             for m in rx.finditer(masked):
-                out.append(Match(kind, level, m.group(0), m.start(), m.end(), "pattern"))
+                out.append(Match(kind, level, m.group(0), m.start(), m.end(), rule))
         return out
 
     def _context_rule(self, text: str, m: Match, year: int | None, text_flags: dict) -> str | None:
@@ -182,8 +194,10 @@ class RiskLexicon:
                 return "negation"
         if any(w in sentence for w in self.debunk):
             return "debunked"
-        if any(w in sentence for w in self.drill):
+        if any(w in sentence for w in self.drill) or text_flags["drill_post"]:
             return "drill"
+        if any(w in sentence for w in self.fiction):
+            return "fiction"
         if not any(w in clause for w in self.ongoing):
             if any(w in sentence for w in self.history):
                 return "history"
@@ -196,6 +210,8 @@ class RiskLexicon:
         ):
             return "other_place"
         local_here = any(w in sentence for w in self.local_places)
+        if local_here and self._nearest_place_is_other(text[s0 : m.start]):
+            return "other_place"
         if not local_here:
             if any(w in sentence for w in self.other_places):
                 return "other_place"
@@ -211,17 +227,25 @@ class RiskLexicon:
                     return "resolved"
         return None
 
+    def _nearest_place_is_other(self, before: str) -> bool:
+        """The last place named before the match (same sentence) is outside 济南."""
+        last_other = max((before.rfind(w) for w in self.other_places), default=-1)
+        last_local = max((before.rfind(w) for w in self.local_places), default=-1)
+        return last_other > last_local
+
     def signals(self, text: str, year: int | None = None) -> list[RiskSignal]:
         """Context-checked signals, grouped by (kind, rule, level), words in text order."""
         text_flags = {
             "local": any(w in text for w in self.local_places),
             "other": any(w in text for w in self.other_places),
             "hedged": any(w in text for w in self.hedges),
+            "drill_post": any(w in text for w in self.drill_post)
+            and not any(w in text for w in self.drill_real),
         }
         grouped: dict[tuple[str, str, str], list[str]] = {}
         for m in sorted(self.matches(text), key=lambda x: x.start):
             level, rule = m.level, m.rule
-            if rule in ("lexicon", "pattern"):
+            if rule in ("lexicon", "pattern", "weak"):
                 ctx = self._context_rule(text, m, year, text_flags)
                 if ctx in _SUPPRESS:
                     level, rule = "none", ctx
@@ -248,10 +272,20 @@ def lexicon_level(signals: Sequence[RiskSignal]) -> str:
     return best
 
 
-def signal_features(signals: Sequence[RiskSignal]) -> dict[str, float]:
-    """The lexicon's verdict as model features: counts per level, kind×level and rule."""
+def strong_critical(signals: Sequence[RiskSignal]) -> bool:
+    """A critical signal from a strong word or pattern: critical whatever a model says."""
+    return any(s.level == "critical" and s.rule in STRONG_RULES for s in signals)
+
+
+def signal_features(signals: Sequence[RiskSignal], critical: bool = True) -> dict[str, float]:
+    """The lexicon's verdict as model features: counts per level, kind×level and rule.
+
+    ``critical=False`` leaves out the critical signals, so the model's P(critical) is a second
+    opinion independent of the lexicon's critical words (risk-v2 and later)."""
     f: dict[str, float] = {}
     for s in signals:
+        if not critical and s.level == "critical":
+            continue
         n = float(len(s.words))
         for key in (f"lvl={s.level}", f"kind={s.kind}:{s.level}", f"rule={s.rule}"):
             f[key] = f.get(key, 0.0) + n
@@ -268,14 +302,19 @@ class RiskAnalyzer:
         self.t_critical = float(self.meta.get("thresholds", {}).get("critical", 0.5))
         self.t_elevated = float(self.meta.get("thresholds", {}).get("elevated", 0.5))
         self.t_lex_critical = float(self.meta.get("thresholds", {}).get("lexicon_critical", 1.0))
+        self.critical_features = self.meta.get("features") != "no_critical"
         model_version = self.meta.get("version")
         self.version = f"{lexicon.version}+{model_version}" if model_version else lexicon.version
 
     def decide(
-        self, probs: dict[str, float], lex_level: str
+        self, probs: dict[str, float], lex_level: str, strong: bool = False
     ) -> tuple[str, str | None]:  # (level, deciding rule when the model alone decided)
+        """Strong critical hits are never vetoed; weak ones need P(critical) ≥ t_lex_critical;
+        without a critical hit the model alone says critical at P(critical) ≥ t_critical."""
         p_crit = probs.get("critical", 0.0)
         p_elev = probs.get("elevated", 0.0)
+        if strong:
+            return "critical", None
         if p_crit >= self.t_critical:
             return "critical", None if lex_level == "critical" else "model"
         if lex_level == "critical" and p_crit >= self.t_lex_critical:
@@ -296,13 +335,13 @@ class RiskAnalyzer:
                 score = {"none": 0.0, "elevated": 0.5, "critical": 1.0}[lvl]
                 out.append(Risk(level=lvl, signals=s, score=score, model_version=self.version))  # type: ignore[arg-type]
             return out
-        feats = [signal_features(s) for s in sigs]
+        feats = [signal_features(s, self.critical_features) for s in sigs]
         proba = self.model.predict_proba(list(texts), feats)
         classes = self.model.classes
         out = []
         for text, s, f, row in zip(texts, sigs, feats, proba, strict=True):
             probs = {c: float(p) for c, p in zip(classes, row, strict=True)}
-            level, by_model = self.decide(probs, lexicon_level(s))
+            level, by_model = self.decide(probs, lexicon_level(s), strong_critical(s))
             signals = list(s)
             if by_model:
                 words = self.model.top_features(text, level, f, k=3)

@@ -80,3 +80,31 @@ def test_risk_train_and_evaluate_small(tmp_path):
     e = risk_train.evaluate(out, dev)
     for key in ("critical_precision", "critical_recall", "lexicon_only", "traps"):
         assert key in e
+
+
+def test_word_and_normalised_lexicon_blocks_round_trip(tmp_path):
+    """Word TF-IDF + log-scaled, L2-normalised dict features: fit, save, load, same output."""
+    from nlp.category import category_features
+    from nlp.textclf import TextClassifier
+
+    texts = ["小区物业不作为电梯坏了", "工地夜间施工噪音扰民", "物业费乱收", "广场舞音响太吵"] * 3
+    labels = ["property", "noise", "property", "noise"] * 3
+    extras = [category_features(t) for t in texts]
+    m = TextClassifier(
+        kind="svm", ngram_max=2, C=0.5, word_weight=0.5, extra_weight=0.1, extra_norm=True
+    ).fit(texts, labels, extras)
+    x = m._matrix(texts[:1], extras[:1])
+    assert x.shape[1] > len(m.tfidf.vocabulary_)  # char + word + lexicon columns
+    m.save(tmp_path / "v", {"version": "v"})
+    m2, _ = TextClassifier.load(tmp_path / "v")
+    assert (m2.predict_proba(texts, extras) == m.predict_proba(texts, extras)).all()
+    assert (
+        m2.classes[
+            int(
+                m2.predict_proba(["物业公司不修电梯"], [category_features("物业公司不修电梯")])[
+                    0
+                ].argmax()
+            )
+        ]
+        == "property"
+    )

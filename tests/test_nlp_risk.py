@@ -121,3 +121,55 @@ def test_analyzer_model_decision_is_explained(lex):
     assert r.level == "critical"
     model_sig = [s for s in r.signals if s.kind == "model"]
     assert model_sig and model_sig[0].words and model_sig[0].rule == "model"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [  # risk-lex-2: the many other ways posts say the same things
+        ("维权群里说好了，后天上午九点在售楼处门口集合，一起去讨说法", "collective_action"),
+        ("工地门口现在围了一百多个居民，两边都不肯走", "collective_action"),
+        ("楼下有个大姐爬上塔吊了，说不给工钱就不下来", "extreme_act"),
+        ("他攥着一瓶敌敌畏在信访局门口，说今天拿不到钱就喝", "extreme_act"),
+        ("电动车和三轮车撞了，骑车的大爷满脸是血，倒地不起", "casualty"),
+        ("二环东路一个仓库窜出火苗，冒着黑烟", "fire_explosion"),
+        ("单元里煤气味越来越浓，敲门也没人应", "fire_explosion"),
+        ("烧烤摊两伙人打起来了，有人掏出刀", "violence"),
+        ("公司食堂中午吃完饭，十几个员工陆续呕吐腹泻", "mass_poisoning"),
+        ("我爸有老年痴呆，早上出门到现在还没回来，穿灰色夹克，见到请联系", "missing_person"),
+    ],
+)
+def test_broadened_critical_wording(lex, text, kind):
+    level, found, sigs = _sig(lex, text)
+    assert level == "critical", sigs
+    assert any(k == kind and lvl == "critical" for k, _, lvl in found), sigs
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("电视剧里那场大火拍得太真了，演员全身是血", "fiction"),
+        ("今天早上地铁站里消防车、救护车都来了，别慌！是应急演练", "drill"),
+        ("上海一小区昨晚起火，我们济南的小区也要注意", "other_place"),
+        ("前几年这条街天天打架，后来建了便民市场就好了", "history"),
+        ("评估价一平才给这么点，气得我真想当场喝药", "hyperbole"),
+    ],
+)
+def test_more_traps_are_not_critical(lex, text, rule):
+    level, found, sigs = _sig(lex, text)
+    assert level != "critical", sigs
+    assert any(r == rule for _, r, _ in found), sigs
+
+
+def test_weak_hits_need_the_model_and_strong_hits_are_never_vetoed(lex):
+    from nlp.risk import strong_critical
+
+    weak = lex.signals("孩子在学校被同学推搡，不敢上学了", 2026)
+    strong = lex.signals("菜市场门口有人持刀砍人", 2026)
+    assert lexicon_level(weak) == "critical" and not strong_critical(weak)
+    assert strong_critical(strong)
+    a = RiskAnalyzer(lex, meta={"thresholds": {"critical": 0.9, "lexicon_critical": 0.4}})
+    low = {"none": 0.9, "elevated": 0.08, "critical": 0.02}
+    assert a.decide(low, "critical", strong=True)[0] == "critical"  # no veto
+    assert a.decide(low, "critical", strong=False)[0] != "critical"  # weak: the model disagrees
+    assert a.decide({"critical": 0.5}, "critical", strong=False)[0] == "critical"
+    assert a.decide({"critical": 0.95}, "none") == ("critical", "model")
