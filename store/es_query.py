@@ -64,8 +64,11 @@ def tz_string(offset_seconds: int) -> str:
 
 def term_query(term: Term) -> dict[str, Any]:
     """A term of the query: all of its tokens (FTS5 ``"a" AND "b"``; tokens are already lower)."""
-    clauses = [{"term": {"body_tokens": tok}} for tok in term.tokens]
-    return clauses[0] if len(clauses) == 1 else {"bool": {"must": clauses}}
+    alts = []
+    for alt in term.alternatives:  # precise tokens, or the whole word (see Term.alternatives)
+        clauses = [{"term": {"body_tokens": tok}} for tok in alt]
+        alts.append(clauses[0] if len(clauses) == 1 else {"bool": {"must": clauses}})
+    return alts[0] if len(alts) == 1 else {"bool": {"should": alts, "minimum_should_match": 1}}
 
 
 def text_clauses(parsed: ParsedQuery) -> tuple[list[dict], list[dict]]:

@@ -14,12 +14,26 @@ from nlp.segment import query_tokens
 from store.base import QueryError
 
 _TERM = re.compile(r'(-?)"([^"]*)"|(\S+)')
+_WORD_RUN = re.compile(r"[^\W_]{2,12}")
 
 
 @dataclass
 class Term:
     tokens: list[str]
     negated: bool = False
+    whole: str | None = None  # the term as one token, when segmentation split it
+
+    @property
+    def alternatives(self) -> list[list[str]]:
+        """Ways the term can appear in the index: its precise tokens, or the whole word.
+
+        jieba segments by context (HMM), so 步道 alone is cut 步/道 while 新修的步道 keeps 步道
+        whole; matching either form finds both posts.
+        """
+        alts = [self.tokens]
+        if self.whole and [self.whole] != self.tokens:
+            alts.append([self.whole])
+        return alts
 
 
 @dataclass
@@ -36,8 +50,9 @@ class ParsedQuery:
         seen: dict[str, None] = {}
         for group in self.groups:
             for term in group:
-                for tok in term.tokens:
-                    seen.setdefault(tok, None)
+                for alt in term.alternatives:
+                    for tok in alt:
+                        seen.setdefault(tok, None)
         return list(seen)
 
 
@@ -58,7 +73,9 @@ def parse_query(text: str, max_chars: int = 500) -> ParsedQuery:
         tokens = query_tokens(raw)
         if not tokens:
             continue  # punctuation, emoji, stray operators: nothing to search for
-        term = Term(tokens=tokens, negated=negated)
+        plain = raw.strip().lower()
+        whole = plain if len(tokens) > 1 and _WORD_RUN.fullmatch(plain) else None
+        term = Term(tokens=tokens, negated=negated, whole=whole)
         if negated:
             parsed.excluded.append(term)
         elif pending_or:

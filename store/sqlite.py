@@ -102,7 +102,8 @@ def _fts_token(tok: str) -> str:
 
 def fts_expression(parsed: ParsedQuery) -> str:
     def term_expr(term) -> str:
-        return "(" + " AND ".join(_fts_token(t) for t in term.tokens) + ")"
+        alts = ["(" + " AND ".join(_fts_token(t) for t in alt) + ")" for alt in term.alternatives]
+        return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
 
     groups = ["(" + " OR ".join(term_expr(t) for t in g) + ")" for g in parsed.groups]
     expr = " AND ".join(groups)

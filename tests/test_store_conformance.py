@@ -320,3 +320,13 @@ def test_same_id_twice_in_one_batch_keeps_the_last(store):
     assert store.count(Filters(ids=["t:50"])) == 1
     assert store.search(SearchQuery(q="井盖")).total == 1
     assert store.search(SearchQuery(q="下水道")).total == 0
+
+
+def test_word_found_whichever_way_context_segments_it(store):
+    # jieba keeps 步道 whole in one sentence and splits it in another; a search finds both
+    texts = ["小区里的健身步道年久失修", "新修的步道很漂亮", "滨河步道有人骑电动车"]
+    store.upsert([make_post(60 + i, t) for i, t in enumerate(texts)])
+    getattr(store, "refresh", lambda: None)()
+    r = store.search(SearchQuery(q="步道"))
+    assert sorted(ids(r)) == ["t:60", "t:61", "t:62"]
+    assert all("<em>步道</em>" in h.highlights["text"] for h in r.hits)
