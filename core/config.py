@@ -107,6 +107,7 @@ class SentimentConfig(Section):
     batch_size: int = Field(64, ge=1, le=1024)
     max_length: int = Field(128, ge=16, le=512)
     max_chunks: int = Field(8, ge=1, le=64)
+    quantize: bool = True  # int8 dynamic quantization of Linear layers (CPU speed)
 
 
 class NlpConfig(Section):

@@ -40,6 +40,7 @@ class SentimentComponent:
         self.batch_size = cfg.batch_size
         self.max_length = cfg.max_length
         self.max_chunks = cfg.max_chunks
+        self.quantize = getattr(cfg, "quantize", True)
         self.store = ctx.store
         self._lock = threading.Lock()
         try:
@@ -54,6 +55,7 @@ class SentimentComponent:
             max_length=self.max_length,
             max_chunks=self.max_chunks,
             threads=self.threads,
+            quantize=self.quantize,
         )
 
     @property

@@ -15,6 +15,9 @@ At most ``max_chunks`` are scored: all of them when the post is short enough, ot
 ``max_chunks - 1`` and the last one (conclusions such as "…问题已解决，感谢" sit at the end).  The
 post's logits are the token-count-weighted mean of its chunks' logits, then divided by the
 temperature fitted on the dev split and turned into probabilities with a softmax.
+
+Served with int8 dynamic quantization of the Linear layers (``nlp.sentiment.quantize``, default
+on): about 1.6× the float32 speed on one core; the README gives the accuracy of both.
 """
 
 from __future__ import annotations
@@ -112,6 +115,23 @@ def fit_temperature(logits: torch.Tensor, gold: torch.Tensor) -> float:
     return round(math.exp((lo + hi) / 2), 4)
 
 
+def _quantize(sm: SentimentModel) -> bool:
+    """int8 dynamic quantization of the Linear layers: ~1.6× faster on CPU, same predictions
+    within the measured noise (README).  Falls back to float32 when the backend lacks it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch ≥ 2.10 points eager quantization to torchao
+            sm.model = torch.ao.quantization.quantize_dynamic(
+                sm.model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        return True
+    except (RuntimeError, AttributeError) as exc:
+        log.warning("int8 quantization unavailable, using float32: %s", exc)
+        return False
+
+
 class SentimentModel:
     """A loaded model version. Thread-safe: one inference at a time per instance."""
 
@@ -123,6 +143,7 @@ class SentimentModel:
         max_length: int = 128,
         max_chunks: int = 8,
         threads: int | None = None,
+        quantize: bool = True,
     ) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -146,6 +167,7 @@ class SentimentModel:
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load sentiment model {self.dir}: {exc}") from None
         self.model.eval()
+        self.quantized = quantize and _quantize(self)
         self.tokenizer.model_max_length = 1 << 30  # long texts are chunked, never truncated
         id2label = {int(k): v for k, v in self.model.config.id2label.items()}
         self.labels = [id2label[i] for i in range(len(id2label))]

@@ -173,16 +173,13 @@ def compare(
         tf.fit(train, dev)
         methods.append(("tfidf", tf))
     rows = []
-    first = {}
-    for split, path in eval_paths.items():
-        m = evaluate(model_dir, path)
-        first[split] = m
-    rows.append(
-        {
-            "name": f"char-BERT-mini fine-tuned (`{first[next(iter(first))]['model_version']}`)",
-            **first,
+    for quantize in (True, False):
+        evals = {
+            split: evaluate(model_dir, p, quantize=quantize) for split, p in eval_paths.items()
         }
-    )
+        version = next(iter(evals.values()))["model_version"]
+        form = "int8, as served" if quantize else "float32"
+        rows.append({"name": f"char-BERT-mini fine-tuned (`{version}`, {form})", **evals})
     for _, method in methods:
         row: dict[str, Any] = {"name": method.name}
         for split, recs in sets.items():

@@ -387,6 +387,7 @@ def train(
     }
     if test_path is not None:
         metrics["test"] = evaluate(out, test_path)
+        metrics["test_float32"] = evaluate(out, test_path, quantize=False)
     metrics["training_seconds"] = train_seconds
     write_metrics(out, metrics)
     write_card(out, meta, metrics)
@@ -408,6 +409,7 @@ def evaluate(model_dir: str | Path, data_path: str | Path, **kw: Any) -> dict[st
         [p.score for p in preds], [g == p for g, p in zip(gold, pred, strict=True)]
     )
     m["model_version"] = model.version
+    m["quantized"] = model.quantized
     m["data"] = str(data_path)
     m["seconds"] = round(seconds, 2)
     return m
@@ -455,10 +457,16 @@ def write_card(model_dir: str | Path, meta: dict[str, Any], metrics: dict[str, A
         f"- dev: {_fmt(metrics.get('dev'))}",
         f"- test (never trained on): {_fmt(metrics.get('test'))}",
         *[
-            f"- {k} (written apart from the training data): {_fmt(v)}"
+            f"- {k.replace('_float32', '')}"
+            + (" with float32 weights" if k.endswith("_float32") else "")
+            + (" (written apart from the training data)" if k.startswith("challenge") else "")
+            + f": {_fmt(v)}"
             for k, v in metrics.items()
             if k not in ("dev", "test") and isinstance(v, dict) and "macro_f1" in v
         ],
+        "",
+        "Served with int8 dynamic quantization of the Linear layers (config "
+        "`nlp.sentiment.quantize`, default true); the lines without a note are for that form.",
         "",
         "Full figures, per-class precision/recall and confusion matrices: `metrics.json`.",
         "",
