@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             target.write_text(dumps(recs), encoding="utf-8")
         sent = Counter(r["sentiment"] for r in recs)
-        print(f"{name}: {len(recs)} posts, " + ", ".join(f"{k} {v}" for k, v in sorted(sent.items())))
+        print(
+            f"{name}: {len(recs)} posts, " + ", ".join(f"{k} {v}" for k, v in sorted(sent.items()))
+        )
     return 0
 
 
