@@ -215,3 +215,28 @@ def test_cli_models_list_promote_eval(model_root: Path, tmp_path: Path):
     assert m["neutral_called_negative"] is not None
     r = cli("eval", "sentiment", "--data", str(tmp_path / "missing.jsonl"))
     assert r.returncode == 2 and "not found" in r.stderr
+
+
+def test_processor_reloads_pipeline_periodically(services):
+    from core.pipeline import Pipeline
+    from core.processor import Processor
+
+    class Reloadable:
+        name = "fake"
+        calls = 0
+
+        def __call__(self, posts):
+            return posts
+
+        def reload(self) -> bool:
+            Reloadable.calls += 1
+            if Reloadable.calls == 2:
+                raise RuntimeError("broken model")  # must not escape into the processor loop
+            return True
+
+    proc = Processor(services.inbox, Pipeline([Reloadable()]), services.store, reload_interval=3600)
+    assert proc.maybe_reload() == [] and Reloadable.calls == 0  # not due yet
+    proc.reload_interval = 0
+    assert proc.maybe_reload() == ["fake"]
+    assert proc.maybe_reload() == []  # the failure is logged, processing goes on
+    assert Reloadable.calls == 2
