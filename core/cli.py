@@ -12,6 +12,9 @@ import logging
 import sys
 
 from core.config import ConfigError, load_settings
+from core.errors import CliError
+
+__all__ = ["CliError", "build_parser", "main"]
 
 COMMAND_MODULES = [
     "core.commands.service",
@@ -24,10 +27,6 @@ COMMAND_MODULES = [
     "store.es_cli",
     "crawler.commands",
 ]
-
-
-class CliError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -254,3 +254,17 @@ def test_inbox_is_safe_across_threads(services):
     for t in ts:
         t.join(30)
     assert {k["name"] for k in services.keys.list()} >= set(names)
+
+
+def test_module_entry_point_reports_user_errors_as_one_line(tmp_path):
+    """`python -m core.cli` must treat CliError like the installed command does (exit 2, no hint)."""
+    env = dict(os.environ, YUQING__DATA_DIR=str(tmp_path / "var"))
+    r = subprocess.run(
+        [sys.executable, "-m", "core.cli", "keys", "revoke", "nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip() == "yuqing: error: no active key named 'nobody'"
