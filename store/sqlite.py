@@ -30,6 +30,7 @@ from store.base import (
     QueryError,
     SearchQuery,
     SearchResult,
+    StoreError,
     TimeBucket,
     decode_cursor,
     encode_cursor,
@@ -90,6 +91,9 @@ def _rollup_key(
 
 # Filters the hourly rollup can answer exactly (the rest of a query goes to the posts table).
 _ROLLUP_FIELDS = {"sentiment"}
+
+
+ROWID_SLOTS = 65_536  # posts per second of publication time (see SqliteStore._next_rowid)
 
 
 def _ts(dt: datetime) -> int:
@@ -201,17 +205,27 @@ class SqliteStore(SqliteEventsMixin):
                 chunk = ids[i : i + 500]
                 marks = ",".join("?" * len(chunk))
                 for r in conn.execute(
-                    f"SELECT id, published_at, grid_id, sentiment FROM posts WHERE id IN ({marks})",
+                    "SELECT id, published_at, grid_id, sentiment, rowid FROM posts "
+                    f"WHERE id IN ({marks})",
                     chunk,
                 ):
-                    existing[r[0]] = (r[1], r[2], r[3])
+                    existing[r[0]] = (r[1], r[2], r[3], r[4])
             rollup: Counter[tuple[int, str, str]] = Counter()
             for row in rows:
-                cur = conn.execute(
-                    """INSERT INTO posts (id, source, source_type, published_at, fetched_at, engagement,
-                         sentiment, category, risk, grid_id, community, street, district, geo_level,
-                         event_id, duplicate_of, author_hash, keywords, doc)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                old = existing.get(row[0])
+                if old is not None:
+                    rollup[_rollup_key(*old[:3])] -= 1
+                    conn.execute("DELETE FROM posts_fts WHERE rowid=?", (old[3],))
+                    conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (old[3],))
+                    if old[0] != row[3]:  # moved in time: it needs a rowid in its new second
+                        conn.execute("DELETE FROM posts WHERE rowid=?", (old[3],))
+                        old = None
+                rowid = old[3] if old is not None else self._next_rowid(conn, row[3])
+                conn.execute(
+                    """INSERT INTO posts (rowid, id, source, source_type, published_at, fetched_at,
+                         engagement, sentiment, category, risk, grid_id, community, street, district,
+                         geo_level, event_id, duplicate_of, author_hash, keywords, doc)
+                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                        ON CONFLICT(id) DO UPDATE SET source=excluded.source, source_type=excluded.source_type,
                          published_at=excluded.published_at, fetched_at=excluded.fetched_at,
                          engagement=excluded.engagement, sentiment=excluded.sentiment,
@@ -219,17 +233,10 @@ class SqliteStore(SqliteEventsMixin):
                          community=excluded.community, street=excluded.street, district=excluded.district,
                          geo_level=excluded.geo_level, event_id=excluded.event_id,
                          duplicate_of=excluded.duplicate_of, author_hash=excluded.author_hash,
-                         keywords=excluded.keywords, doc=excluded.doc
-                       RETURNING rowid""",
-                    row[:19],
+                         keywords=excluded.keywords, doc=excluded.doc""",
+                    (rowid, *row[:19]),
                 )
-                rowid = cur.fetchone()[0]
-                old = existing.get(row[0])
-                if old is not None:
-                    conn.execute("DELETE FROM posts_fts WHERE rowid=?", (rowid,))
-                    conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (rowid,))
-                    rollup[_rollup_key(*old)] -= 1
-                existing[row[0]] = (row[3], row[9], row[6])  # the same id twice in one batch
+                existing[row[0]] = (row[3], row[9], row[6], rowid)  # the same id twice in one batch
                 rollup[_rollup_key(row[3], row[9], row[6])] += 1
                 conn.execute("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", (rowid, row[19]))
                 for gid in dict.fromkeys(row[20]):
@@ -241,6 +248,23 @@ class SqliteStore(SqliteEventsMixin):
                 "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
                 [(*k, v) for k, v in rollup.items() if v],
             )
+
+    @staticmethod
+    def _next_rowid(conn: sqlite3.Connection, published_at: int) -> int:
+        """Rowids are time-ordered (second × 65,536 + arrival within the second): the full-text
+        index then returns matches newest first and stops at the page size, and a time window is
+        a rowid range, instead of sorting every match."""
+        base = published_at * ROWID_SLOTS
+        top = conn.execute(
+            "SELECT MAX(rowid) FROM posts WHERE rowid >= ? AND rowid < ?",
+            (base, base + ROWID_SLOTS),
+        ).fetchone()[0]
+        rowid = base if top is None else top + 1
+        if rowid >= base + ROWID_SLOTS:
+            raise StoreError(
+                f"more than {ROWID_SLOTS} posts published in one second ({published_at})"
+            )
+        return rowid
 
     def update_fields(self, post_id: str, **changes: Any) -> Post | None:
         """Patch enrichment fields of one stored post (analyst corrections, event moves)."""
@@ -297,6 +321,14 @@ class SqliteStore(SqliteEventsMixin):
         if use_fts:
             clauses.append("posts_fts MATCH ?")
             params.append(fts_expression(parsed))
+        # the same window as a rowid range on the table that drives the query (time-ordered rowids)
+        driver = "posts_fts.rowid" if use_fts else "p.rowid"
+        if filters.since is not None:
+            clauses.append(f"{driver} >= ?")
+            params.append(_ts(filters.since) * ROWID_SLOTS)
+        if filters.until is not None:
+            clauses.append(f"{driver} < ?")
+            params.append(_ts(filters.until) * ROWID_SLOTS)
         return (" AND ".join(clauses) or "1"), params, use_fts
 
     def _parse(self, q: str | None) -> ParsedQuery | None:
@@ -329,11 +361,16 @@ class SqliteStore(SqliteEventsMixin):
         score_sql = "bm25(posts_fts)" if use_fts else "NULL"
         extra, extra_params = "", []
         if sort == "time":
-            order = "p.published_at DESC, p.rowid DESC"
+            # rowids are time-ordered, so (published_at, rowid) order is rowid order; ordering by the
+            # driving table's rowid lets FTS5 walk its matches newest first and stop at the page
+            driver = "posts_fts.rowid" if use_fts else "p.rowid"
+            order = f"{driver} DESC"
             if query.cursor:
-                ts, rid = decode_cursor(query.cursor, 2)
-                extra = " AND (p.published_at < ? OR (p.published_at = ? AND p.rowid < ?))"
-                extra_params = [ts, ts, rid]
+                _, rid = decode_cursor(query.cursor, 2)
+                if not isinstance(rid, int):
+                    raise QueryError("invalid cursor")
+                extra = f" AND {driver} < ?"
+                extra_params = [rid]
         elif sort == "engagement":
             order = "p.engagement DESC, p.published_at DESC, p.rowid DESC"
             if query.cursor:

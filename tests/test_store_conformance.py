@@ -330,3 +330,35 @@ def test_word_found_whichever_way_context_segments_it(store):
     r = store.search(SearchQuery(q="步道"))
     assert sorted(ids(r)) == ["t:60", "t:61", "t:62"]
     assert all("<em>步道</em>" in h.highlights["text"] for h in r.hits)
+
+
+def test_time_order_holds_for_out_of_order_arrivals_and_moves(store):
+    import random
+
+    rnd = random.Random(5)
+    hours = list(range(100, 160))
+    rnd.shuffle(hours)  # arrive in random time order, several in the same second
+    batch = [
+        make_post(1000 + i, f"第{i}处井盖丢失了", published_at=NOW - timedelta(hours=h // 2))
+        for i, h in enumerate(hours)
+    ]
+    store.upsert(batch[:30])
+    store.upsert(batch[30:])
+    moved = make_post(1000, "第0处井盖丢失了", published_at=NOW - timedelta(minutes=5))  # re-dated
+    store.upsert([moved])
+    getattr(store, "refresh", lambda: None)()
+    seen, cursor = [], None
+    for _ in range(20):
+        r = store.search(SearchQuery(q="井盖", size=7, cursor=cursor))
+        seen.extend((h.post.published_at, h.post.id) for h in r.hits)
+        cursor = r.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len({i for _, i in seen}) == 60
+    assert [t for t, _ in seen] == sorted((t for t, _ in seen), reverse=True)
+    assert seen[0][1] == "t:1000"
+    window = Filters(since=NOW - timedelta(hours=1))
+    assert [h.post.id for h in store.search(SearchQuery(q="井盖", filters=window)).hits] == [
+        "t:1000"
+    ]
+    assert store.count(Filters(ids=[p.id for p in batch])) == 60
