@@ -43,6 +43,9 @@ class Services:
         store = open_store(settings)
         inbox = Inbox(settings.path(settings.queue.path), settings.queue.max_attempts)
         app_db = connect(settings.path(settings.app_db), durable=True)
+        from core import labels
+
+        labels.ensure_schema(app_db)  # once, before threads share the connection
         return cls(
             settings=settings, store=store, inbox=inbox, app_db=app_db, keys=KeyStore(app_db)
         )

@@ -7,7 +7,6 @@ history is ``GET /labels?post_id=…`` (a GET under ``/posts/…`` would be take
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -17,8 +16,6 @@ from api.deps import Analyst, ServicesDep
 from core import labels as label_db
 
 router = APIRouter(tags=["labels"])
-_schema_ready: set[int] = set()
-_schema_lock = threading.Lock()
 
 
 class LabelIn(BaseModel):
@@ -30,12 +27,7 @@ class LabelIn(BaseModel):
 
 
 def _conn(services):
-    conn = services.app_db
-    with _schema_lock:
-        if id(conn) not in _schema_ready:
-            label_db.ensure_schema(conn)
-            _schema_ready.add(id(conn))
-    return conn
+    return services.app_db  # the labels table is created by Services.open
 
 
 @router.post("/posts/{post_id:path}/labels", status_code=201)
