@@ -122,6 +122,19 @@ class KeywordCount(BaseModel):
     count: int
 
 
+def check_timeline_args(interval: str, split: str | None) -> None:
+    """The same 400s on every backend for a bad interval or split field."""
+    if interval not in ("hour", "day"):
+        raise QueryError("interval must be hour or day")
+    if split is not None and split not in KEYWORD_FIELDS:
+        raise QueryError(f"cannot split by {split!r}; use one of {', '.join(KEYWORD_FIELDS)}")
+
+
+def check_breakdown_field(field: str) -> None:
+    if field not in KEYWORD_FIELDS:
+        raise QueryError(f"cannot break down by {field!r}; use one of {', '.join(KEYWORD_FIELDS)}")
+
+
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
 

@@ -26,7 +26,6 @@ from core.config import read_secret
 from core.schema import SHANGHAI, Post
 from store import es_query as Q
 from store.base import (
-    KEYWORD_FIELDS,
     TOTAL_CAP,
     Bucket,
     Filters,
@@ -38,6 +37,8 @@ from store.base import (
     StoreError,
     StoreUnavailable,
     TimeBucket,
+    check_breakdown_field,
+    check_timeline_args,
     decode_cursor,
     encode_cursor,
 )
@@ -510,10 +511,7 @@ class ElasticsearchStore(EsEventsMixin):
         split: str | None = None,
         q: str | None = None,
     ) -> list[TimeBucket]:
-        if interval not in ("hour", "day"):
-            raise QueryError("interval must be hour or day")
-        if split is not None and split not in KEYWORD_FIELDS:
-            raise QueryError(f"cannot split by {split!r}; use one of {', '.join(KEYWORD_FIELDS)}")
+        check_timeline_args(interval, split)
         parsed = self._parse(q)
         if self._no_match(parsed, q):
             return []
@@ -543,10 +541,7 @@ class ElasticsearchStore(EsEventsMixin):
     def breakdown(
         self, filters: Filters, field: str, size: int = 50, q: str | None = None
     ) -> list[Bucket]:
-        if field not in KEYWORD_FIELDS:
-            raise QueryError(
-                f"cannot break down by {field!r}; use one of {', '.join(KEYWORD_FIELDS)}"
-            )
+        check_breakdown_field(field)
         size = max(1, min(int(size), 5000))
         parsed = self._parse(q)
         if self._no_match(parsed, q):
