@@ -78,6 +78,10 @@ CREATE TABLE IF NOT EXISTS rollup_hour (
   n INTEGER NOT NULL,
   PRIMARY KEY (hour, grid_id, sentiment)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_gen (
+  hour INTEGER PRIMARY KEY,
+  gen INTEGER NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(body, tokenize='unicode61 remove_diacritics 0');
 """
 
@@ -135,10 +139,18 @@ class SqliteStore(SqliteEventsMixin):
         conn.executescript(SCHEMA)
         self._init_events()
         self._ensure_rollup()
+        # grid counts of whole hours, keyed by hour with the generation they were read at
+        self._hour_cache: dict[int, tuple[int, int, dict[str, int]]] = {}
+        self._hour_cache_lock = threading.Lock()
 
     def _ensure_rollup(self) -> None:
         """Rebuild the hourly rollup when it is missing (a database made before it existed)."""
         conn = self._conn()
+        if not conn.execute("SELECT 1 FROM rollup_gen LIMIT 1").fetchone():
+            with self._write_lock, Tx(conn):
+                conn.execute(
+                    "INSERT INTO rollup_gen(hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour"
+                )
         if (
             conn.execute("SELECT 1 FROM rollup_hour LIMIT 1").fetchone()
             or not conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone()
@@ -149,6 +161,9 @@ class SqliteStore(SqliteEventsMixin):
                 "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) "
                 "SELECT published_at / 3600 * 3600, COALESCE(grid_id, ''), COALESCE(sentiment, ''), COUNT(*) "
                 "FROM posts GROUP BY 1, 2, 3"
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO rollup_gen(hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour"
             )
 
     # connections are per thread: FastAPI runs sync endpoints in a thread pool
@@ -249,6 +264,12 @@ class SqliteStore(SqliteEventsMixin):
                 "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) VALUES (?,?,?,?) "
                 "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
                 [(*k, v) for k, v in rollup.items() if v],
+            )
+            # a changed hour gets a new generation: cached reads of it (any process) are stale
+            conn.executemany(
+                "INSERT INTO rollup_gen(hour, gen) VALUES (?, 1) "
+                "ON CONFLICT(hour) DO UPDATE SET gen = gen + 1",
+                [(h,) for h in {k[0] for k, v in rollup.items() if v}],
             )
 
     @staticmethod
@@ -518,11 +539,55 @@ class SqliteStore(SqliteEventsMixin):
             tail = filters.model_copy(update={"since": datetime.fromtimestamp(h1, UTC)})
         return [(" AND ".join(clauses) or "1", params)], head, tail
 
+    def _hours_by_grid(self, h0: int, h1: int) -> list[tuple[int, int, dict[str, int]]]:
+        """(hour, total, {grid: n}) for the whole hours in [h0, h1), from a cache of closed hours
+        checked against ``rollup_gen`` (one small read), so repeated dashboard and alert queries
+        do not rebuild ~200,000 grid-hour cells each time."""
+        conn = self._conn()
+        gens = dict(
+            conn.execute("SELECT hour, gen FROM rollup_gen WHERE hour >= ? AND hour < ?", (h0, h1))
+        )
+        with self._hour_cache_lock:
+            cached = {h: self._hour_cache.get(h) for h in gens}
+        missing = [h for h, c in cached.items() if c is None or c[0] != gens[h]]
+        fresh: dict[int, Counter[str]] = {h: Counter() for h in missing}
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            for h, k, n in conn.execute(
+                f"SELECT hour, grid_id, SUM(n) FROM rollup_hour WHERE hour IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY hour, grid_id",
+                chunk,
+            ):
+                fresh[h][k] += n
+        with self._hour_cache_lock:
+            for h, c in fresh.items():
+                by = {(k or "unknown"): v for k, v in c.items() if v > 0}
+                cached[h] = self._hour_cache[h] = (gens[h], sum(by.values()), by)
+            if len(self._hour_cache) > 24 * 400:  # bound memory: forget the oldest hours
+                for h in sorted(self._hour_cache)[: len(self._hour_cache) - 24 * 366]:
+                    del self._hour_cache[h]
+        return [(h, cached[h][1], cached[h][2]) for h in sorted(cached)]
+
     def _timeline_rollup(self, filters: Filters, size: int, off: int, split: str | None):
         parts, head, tail = self._rollup_parts(filters)
         counts: dict[int, Counter[str]] = {}
         conn = self._conn()
         key = split if split else "''"
+        cached_out: list[TimeBucket] = []
+        if (
+            size == 3600
+            and split == "grid_id"
+            and not filters.sentiment
+            and filters.since
+            and parts
+        ):
+            h0 = -(-_ts(filters.since) // 3600) * 3600
+            h1 = _ts(filters.until) // 3600 * 3600 if filters.until else 2**62
+            for h, total, by in self._hours_by_grid(h0, h1):
+                if total > 0:
+                    t = datetime.fromtimestamp(h, UTC).astimezone(SHANGHAI)
+                    cached_out.append(TimeBucket.model_construct(t=t, count=total, by=dict(by)))
+            parts = []
         for where, params in parts:
             # group by the stored columns (the primary key's order: no sort), bucket in Python
             group = "hour, grid_id" if split == "grid_id" else "hour, k"
@@ -562,6 +627,10 @@ class SqliteStore(SqliteEventsMixin):
                     t=datetime.fromtimestamp(b, UTC).astimezone(SHANGHAI), count=total, by=by
                 )
             )
+        if (
+            cached_out
+        ):  # whole hours from the cache; edges (partial hours) never share their buckets
+            out = sorted(out + cached_out, key=lambda b: b.t)
         return out
 
     def _breakdown_rollup(self, filters: Filters, field: str, size: int) -> list[Bucket]:

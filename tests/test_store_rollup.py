@@ -82,3 +82,26 @@ def test_rollup_rebuilt_for_an_old_database(tmp_path):
     again = SqliteStore(tmp_path / "r.db")
     f = Filters(since=NOW - timedelta(days=30))
     assert sum(b.count for b in again.timeline(f)) == 50
+
+
+def test_cached_hours_follow_writes_from_this_and_other_processes(tmp_path):
+    rnd = random.Random(9)
+    store = SqliteStore(tmp_path / "r.db")
+    other = SqliteStore(tmp_path / "r.db")  # stands for a second process writing the same file
+    posts = _posts(rnd, 400)
+    store.upsert(posts)
+    f = Filters(since=NOW - timedelta(days=7, minutes=13), until=NOW - timedelta(minutes=41))
+    for _ in range(2):  # second read comes from the cache
+        fast, slow = _both(store, f, interval="hour", split="grid_id")
+        assert fast == slow
+    store.upsert([_with(p, geo={"grid_id": "G9", "level": "grid"}) for p in posts[:50]])
+    fast, slow = _both(store, f, interval="hour", split="grid_id")
+    assert fast == slow
+    other.upsert(
+        [_with(p, published_at=p.published_at - timedelta(hours=3)) for p in posts[50:120]]
+    )
+    other.upsert(_posts(rnd, 60, offset=10_000))
+    fast, slow = _both(store, f, interval="hour", split="grid_id")
+    assert fast == slow
+    store.close()
+    other.close()
