@@ -228,7 +228,14 @@ class SqliteStore(SqliteEventsMixin):
                 ):
                     existing[r[0]] = (r[1], r[2], r[3], r[4])
             rollup: Counter[tuple[int, str, str]] = Counter()
-            for row in rows:
+            last = {
+                row[0]: i for i, row in enumerate(rows)
+            }  # a later copy of an id in the batch wins
+            post_rows, fts_rows, grid_rows = [], [], []
+            next_slot: dict[int, int] = {}  # second -> next free rowid, for rows not yet written
+            for i, row in enumerate(rows):
+                if last[row[0]] != i:
+                    continue
                 old = existing.get(row[0])
                 if old is not None:
                     rollup[_rollup_key(*old[:3])] -= 1
@@ -237,29 +244,36 @@ class SqliteStore(SqliteEventsMixin):
                     if old[0] != row[3]:  # moved in time: it needs a rowid in its new second
                         conn.execute("DELETE FROM posts WHERE rowid=?", (old[3],))
                         old = None
-                rowid = old[3] if old is not None else self._next_rowid(conn, row[3])
-                conn.execute(
-                    """INSERT INTO posts (rowid, id, source, source_type, published_at, fetched_at,
-                         engagement, sentiment, category, risk, grid_id, community, street, district,
-                         geo_level, event_id, duplicate_of, author_hash, keywords, doc)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                       ON CONFLICT(id) DO UPDATE SET source=excluded.source, source_type=excluded.source_type,
-                         published_at=excluded.published_at, fetched_at=excluded.fetched_at,
-                         engagement=excluded.engagement, sentiment=excluded.sentiment,
-                         category=excluded.category, risk=excluded.risk, grid_id=excluded.grid_id,
-                         community=excluded.community, street=excluded.street, district=excluded.district,
-                         geo_level=excluded.geo_level, event_id=excluded.event_id,
-                         duplicate_of=excluded.duplicate_of, author_hash=excluded.author_hash,
-                         keywords=excluded.keywords, doc=excluded.doc""",
-                    (rowid, *row[:19]),
-                )
-                existing[row[0]] = (row[3], row[9], row[6], rowid)  # the same id twice in one batch
+                if old is not None:
+                    rowid = old[3]
+                else:
+                    rowid = next_slot.get(row[3]) or self._next_rowid(conn, row[3])
+                    if rowid >= (row[3] + 1) * ROWID_SLOTS:
+                        raise StoreError(
+                            f"more than {ROWID_SLOTS} posts published in one second ({row[3]})"
+                        )
+                    next_slot[row[3]] = rowid + 1
+                post_rows.append((rowid, *row[:19]))
+                fts_rows.append((rowid, row[19]))
+                grid_rows.extend((rowid, gid) for gid in dict.fromkeys(row[20]))
                 rollup[_rollup_key(row[3], row[9], row[6])] += 1
-                conn.execute("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", (rowid, row[19]))
-                for gid in dict.fromkeys(row[20]):
-                    conn.execute(
-                        "INSERT INTO post_grids(post_rowid, grid_id) VALUES (?,?)", (rowid, gid)
-                    )
+            conn.executemany(
+                """INSERT INTO posts (rowid, id, source, source_type, published_at, fetched_at,
+                     engagement, sentiment, category, risk, grid_id, community, street, district,
+                     geo_level, event_id, duplicate_of, author_hash, keywords, doc)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(id) DO UPDATE SET source=excluded.source, source_type=excluded.source_type,
+                     published_at=excluded.published_at, fetched_at=excluded.fetched_at,
+                     engagement=excluded.engagement, sentiment=excluded.sentiment,
+                     category=excluded.category, risk=excluded.risk, grid_id=excluded.grid_id,
+                     community=excluded.community, street=excluded.street, district=excluded.district,
+                     geo_level=excluded.geo_level, event_id=excluded.event_id,
+                     duplicate_of=excluded.duplicate_of, author_hash=excluded.author_hash,
+                     keywords=excluded.keywords, doc=excluded.doc""",
+                post_rows,
+            )
+            conn.executemany("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", fts_rows)
+            conn.executemany("INSERT INTO post_grids(post_rowid, grid_id) VALUES (?,?)", grid_rows)
             conn.executemany(
                 "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) VALUES (?,?,?,?) "
                 "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
