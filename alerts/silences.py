@@ -13,22 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerts.config import InhibitRule
 from alerts.db import audit, dumps
-from alerts.state import labels
+from alerts.state import LABEL_FIELDS, labels
 
-MATCHABLE = (
-    "rule",
-    "rule_type",
-    "severity",
-    "key_field",
-    "key",
-    "category",
-    "street",
-    "community",
-    "grid_id",
-    "event_id",
-    "source",
-    "source_type",
-)
+# a key field (e.g. source) also becomes a label, see alerts.state.labels
+MATCHABLE = (*LABEL_FIELDS, "source", "source_type")
 
 
 class Matcher(BaseModel):

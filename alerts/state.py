@@ -350,24 +350,23 @@ def evidence_ids(conn: sqlite3.Connection, row: sqlite3.Row, limit: int = 20) ->
     return ids
 
 
+LABEL_FIELDS = (
+    "rule",
+    "rule_type",
+    "severity",
+    "key_field",
+    "key",
+    "category",
+    "street",
+    "community",
+    "grid_id",
+    "event_id",
+)
+
+
 def labels(row: sqlite3.Row | dict[str, Any]) -> dict[str, str]:
     """What silences and routes match on."""
-    out = {
-        k: str(row[k])
-        for k in (
-            "rule",
-            "rule_type",
-            "severity",
-            "key_field",
-            "key",
-            "category",
-            "street",
-            "community",
-            "grid_id",
-            "event_id",
-        )
-        if row[k] is not None
-    }
+    out = {k: str(row[k]) for k in LABEL_FIELDS if row[k] is not None}
     if row["key_field"]:
         out[row["key_field"]] = str(row["key"])
     return out

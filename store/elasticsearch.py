@@ -398,15 +398,6 @@ class ElasticsearchStore(EsEventsMixin):
                 raise StoreUnavailable(msg)
             raise StoreError(msg)
 
-    def update_fields(self, post_id: str, **changes: Any) -> Post | None:
-        """Patch enrichment fields of one stored post (analyst corrections, event moves)."""
-        post = self.get(post_id)
-        if post is None:
-            return None
-        updated = post.model_copy(update=changes)
-        self.upsert([Post.model_validate(updated.model_dump())])
-        return self.get(post_id)
-
     # ---- reads ------------------------------------------------------------------------------
     def get(self, post_id: str) -> Post | None:
         found = self.get_many([post_id])

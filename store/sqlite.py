@@ -303,15 +303,6 @@ class SqliteStore(SqliteEventsMixin):
             )
         return rowid
 
-    def update_fields(self, post_id: str, **changes: Any) -> Post | None:
-        """Patch enrichment fields of one stored post (analyst corrections, event moves)."""
-        post = self.get(post_id)
-        if post is None:
-            return None
-        updated = post.model_copy(update=changes)
-        self.upsert([Post.model_validate(updated.model_dump())])
-        return self.get(post_id)
-
     # ---- reads ------------------------------------------------------------------------------
     def get(self, post_id: str) -> Post | None:
         row = self._conn().execute("SELECT doc FROM posts WHERE id=?", (post_id,)).fetchone()
