@@ -17,6 +17,7 @@ from alerts.config import parse_duration
 from alerts.db import thread_conn
 from alerts.render import fmt_time
 from alerts.routing import (
+    CONTACT_FIELDS,
     ContactError,
     deactivate_contact,
     import_contacts,
@@ -293,21 +294,7 @@ def cmd_rules_backtest(args, settings: Settings) -> int:
 
 
 def cmd_contacts_add(args, settings: Settings) -> int:
-    rec = {
-        k: getattr(args, k)
-        for k in (
-            "name",
-            "role",
-            "level",
-            "grid_id",
-            "street",
-            "community",
-            "email",
-            "phone",
-            "webhook",
-            "webhook_kind",
-        )
-    }
+    rec = {k: getattr(args, k, None) for k in CONTACT_FIELDS}  # no CLI flag for a secret env
     try:
         n, errors = import_contacts(_conn(settings), [rec], _actor(args), "cli")
     except ContactError as exc:

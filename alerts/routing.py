@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from alerts.config import LEVELS, AlertsConfig, ContactConfig, Route
 from alerts.db import audit
+from core.db import Tx
 
 PHONE = re.compile(r"^(?:\+?86[- ]?)?1[3-9]\d{9}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
@@ -148,14 +149,9 @@ def import_contacts(
             errors.append(f"#{i}: {exc}")
     if errors:
         return 0, errors
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with Tx(conn):
         for c in contacts:
             upsert_contact(conn, c, actor, origin)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(contacts), []
 
 
