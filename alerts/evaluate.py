@@ -57,10 +57,6 @@ def earliest(store: Store) -> float | None:
     if callable(fn):
         v = fn()
         return v.timestamp() if isinstance(v, datetime) else v
-    conn = getattr(store, "conn", None)
-    if isinstance(conn, sqlite3.Connection):
-        v = conn.execute("SELECT MIN(published_at) FROM posts").fetchone()[0]
-        return float(v) if v is not None else None
     buckets = store.timeline(Filters(), interval="day")
     return buckets[0].t.timestamp() if buckets else None
 

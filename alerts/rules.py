@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from alerts.config import AlertsConfig, Rule
 from alerts.db import audit, dumps
+from core.db import Tx
 from core.schema import Post
 from nlp.segment import index_tokens
 from store.base import Filters, QueryError
@@ -181,8 +182,7 @@ class RuleSet:
         rule = validate_rule(data)
         before = next((r for r in self.load(conn) if r.name == rule.name), None)
         definition = rule.model_dump(mode="json", by_alias=True)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with Tx(conn):
             conn.execute(
                 """INSERT INTO alert_rules(name, definition, updated_at, updated_by) VALUES (?,?,?,?)
                    ON CONFLICT(name) DO UPDATE SET definition=excluded.definition,
@@ -197,18 +197,13 @@ class RuleSet:
                 before.model_dump(mode="json") if before else None,
                 definition,
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return rule
 
     def delete(self, conn: sqlite3.Connection, name: str, actor: str) -> bool:
         before = next((r for r in self.load(conn) if r.name == name), None)
         if before is None:
             return False
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with Tx(conn):
             if any(r.name == name for r in self.cfg.rules):
                 conn.execute(
                     """INSERT INTO alert_rules(name, definition, updated_at, updated_by) VALUES (?,?,?,?)
@@ -219,8 +214,4 @@ class RuleSet:
             else:
                 conn.execute("DELETE FROM alert_rules WHERE name=?", (name,))
             audit(conn, actor, "rule.delete", f"rule:{name}", before.model_dump(mode="json"))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return True

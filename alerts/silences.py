@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from alerts.config import InhibitRule
 from alerts.db import audit, dumps
 from alerts.state import LABEL_FIELDS, labels
+from core.db import Tx
 
 # a key field (e.g. source) also becomes a label, see alerts.state.labels
 MATCHABLE = (*LABEL_FIELDS, "source", "source_type")
@@ -64,8 +65,7 @@ def create(conn: sqlite3.Connection, s: SilenceIn, actor: str, now: float | None
     if end - start > 90 * 86400:
         raise ValueError("a silence lasts at most 90 days")
     matchers = [m.model_dump() for m in s.matchers]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with Tx(conn):
         cur = conn.execute(
             "INSERT INTO alert_silences(matchers, starts_at, ends_at, created_by, comment, created_at)"
             " VALUES (?,?,?,?,?,?)",
@@ -80,27 +80,18 @@ def create(conn: sqlite3.Connection, s: SilenceIn, actor: str, now: float | None
             None,
             {"matchers": matchers, "ends_at": end},
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return sid
 
 
 def expire(conn: sqlite3.Connection, sid: int, actor: str, now: float | None = None) -> bool:
     now = now or time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with Tx(conn):
         cur = conn.execute(
             "UPDATE alert_silences SET ends_at=?, expired_by=? WHERE id=? AND ends_at>?",
             (now, actor, sid, now),
         )
         if cur.rowcount:
             audit(conn, actor, "silence.expire", f"silence:{sid}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return bool(cur.rowcount)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.db import dumps
+from core.db import Tx
 
 OPEN = ("firing", "acknowledged", "dispatched")
 STATUSES = ("firing", "acknowledged", "dispatched", "resolved", "revisited")
@@ -229,8 +230,7 @@ def _transition(
     now: float | None = None,
 ) -> sqlite3.Row:
     now = now or time.time()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with Tx(conn):
         row = get(conn, alert_id)
         if row["status"] not in allowed:
             raise TransitionError(
@@ -240,10 +240,6 @@ def _transition(
             cols = ", ".join(f"{k}=?" for k in sets)
             conn.execute(f"UPDATE alerts SET {cols} WHERE id=?", (*sets.values(), alert_id))
         event(conn, alert_id, actor, action, note, data, now)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return get(conn, alert_id)
 
 

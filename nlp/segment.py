@@ -32,13 +32,10 @@ def _load_user_words() -> int:
 
 
 def _clean(tokens: list[str]) -> list[str]:
-    out: list[str] = []
-    for tok in tokens:
-        # rjieba keeps punctuation and mixed tokens: keep only word characters, lower-cased.
-        for piece in _WORD.findall(tok.lower()):
-            if piece.strip("_"):
-                out.append(piece)
-    return out
+    # rjieba keeps punctuation and mixed tokens: keep only word characters, lower-cased. One
+    # regex pass over the tokens joined by a non-word separator gives the same pieces as one
+    # pass per token (matches cannot cross the separator) at a fraction of the cost.
+    return [p for p in _WORD.findall("\x00".join(tokens).lower()) if p.strip("_")]
 
 
 def index_tokens(text: str) -> list[str]:

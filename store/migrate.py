@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.db import Tx
-from core.schema import Post
 from store.base import Filters, StoreError
 
 CHECKPOINTS = """
@@ -101,12 +100,10 @@ def migrate(
     copied = 0
     batches = 0
     while stop_after is None or batches < stop_after:
-        rows = conn.execute(
-            "SELECT rowid, doc FROM posts WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, batch)
-        ).fetchall()
+        rows = source.scan_after(last, batch)
         if not rows:
             break
-        posts = [Post.model_validate_json(r[1]) for r in rows]
+        posts = [post for _, post in rows]
         target.upsert_with_seq(posts, [int(r[0]) for r in rows])
         last = int(rows[-1][0])
         copied += len(rows)

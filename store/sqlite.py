@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,10 +38,18 @@ from store.base import (
     decode_cursor,
     encode_cursor,
 )
+from store.checkpoint import Checkpointer
 from store.highlight import highlight
 from store.querytext import ParsedQuery, parse_query
 from store.sqlite_events import SqliteEventsMixin
+from store.sqlite_schema import ensure_schema
 
+# Version 2 keeps the record out of the time-ordered table: posts arrive in any publication
+# order, so a row of ``posts`` lands on a random page; the record (about 1 KB of JSON) goes to
+# ``post_docs`` in arrival order instead, where inserts append. The full-text index is
+# contentless: ``post_docs.body`` keeps the tokens it was given, which is what deleting an
+# entry needs, so the text is not stored a third time.
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
   rowid INTEGER PRIMARY KEY,
@@ -54,21 +63,20 @@ CREATE TABLE IF NOT EXISTS posts (
   grid_id TEXT, community TEXT, street TEXT, district TEXT, geo_level TEXT,
   event_id TEXT, duplicate_of TEXT, author_hash TEXT,
   keywords TEXT NOT NULL DEFAULT '[]',
-  doc TEXT NOT NULL
+  doc_seq INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS posts_time ON posts(published_at);
-CREATE INDEX IF NOT EXISTS posts_grid_time ON posts(grid_id, published_at);
 CREATE INDEX IF NOT EXISTS posts_street_time ON posts(street, published_at);
 CREATE INDEX IF NOT EXISTS posts_community_time ON posts(community, published_at);
-CREATE INDEX IF NOT EXISTS posts_category_time ON posts(category, published_at);
-CREATE INDEX IF NOT EXISTS posts_source_time ON posts(source, published_at);
-CREATE INDEX IF NOT EXISTS posts_stype_time ON posts(source_type, published_at);
-CREATE INDEX IF NOT EXISTS posts_risk_time ON posts(risk, published_at);
 CREATE INDEX IF NOT EXISTS posts_event ON posts(event_id);
 CREATE INDEX IF NOT EXISTS posts_dup ON posts(duplicate_of);
+CREATE TABLE IF NOT EXISTS post_docs (
+  seq INTEGER PRIMARY KEY,
+  doc TEXT NOT NULL,
+  body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS post_grids (
-  post_rowid INTEGER NOT NULL REFERENCES posts(rowid) ON DELETE CASCADE,
   grid_id TEXT NOT NULL,
+  post_rowid INTEGER NOT NULL,
   PRIMARY KEY (grid_id, post_rowid)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_hour (
@@ -82,7 +90,9 @@ CREATE TABLE IF NOT EXISTS rollup_gen (
   hour INTEGER PRIMARY KEY,
   gen INTEGER NOT NULL
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(body, tokenize='unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
+  body, content='', tokenize='unicode61 remove_diacritics 0'
+);
 """
 
 _COLUMN_FOR = {f: f for f in KEYWORD_FIELDS}
@@ -99,7 +109,7 @@ def _rollup_key(
 _ROLLUP_FIELDS = {"sentiment"}
 
 
-ROWID_SLOTS = 65_536  # posts per second of publication time (see SqliteStore._next_rowid)
+ROWID_SLOTS = 65_536  # posts per second of publication time (see SqliteStore._assign_rowids)
 
 
 def _ts(dt: datetime) -> int:
@@ -135,8 +145,9 @@ class SqliteStore(SqliteEventsMixin):
         self.max_query_chars = max_query_chars
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        conn = self._conn()
-        conn.executescript(SCHEMA)
+        self._checkpointer = Checkpointer(lambda: connect(self.path, durable=False))
+        with self._write_lock:
+            ensure_schema(self._conn(), SCHEMA, SCHEMA_VERSION)
         self._init_events()
         self._ensure_rollup()
         # grid counts of whole hours, keyed by hour with the generation they were read at
@@ -173,6 +184,10 @@ class SqliteStore(SqliteEventsMixin):
             conn = connect(self.path, durable=False)
             conn.execute("PRAGMA cache_size=-65536")
             conn.execute("PRAGMA mmap_size=268435456")
+            # checkpoints run on the store's own thread (store.checkpoint), not in commits; a
+            # WAL reset truncates the file back to 64 MB so its size shows when it falls behind
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.execute(f"PRAGMA journal_size_limit={64 << 20}")
             self._local.conn = conn
         return conn
 
@@ -184,9 +199,13 @@ class SqliteStore(SqliteEventsMixin):
     def upsert(self, posts: list[Post]) -> None:
         if not posts:
             return
+        latest = {p.id: p for p in posts}  # a later copy of an id in the batch wins
         rows = []
-        for p in posts:
+        for p in latest.values():
             geo = p.geo
+            grids = ([geo.grid_id] if geo and geo.grid_id else []) + (
+                list(geo.special_grid_ids) if geo else []
+            )
             rows.append(
                 (
                     p.id,
@@ -209,113 +228,208 @@ class SqliteStore(SqliteEventsMixin):
                     json.dumps(p.keywords, ensure_ascii=False),
                     p.model_dump_json(),
                     " ".join(index_tokens(p.full_text)),
-                    ([geo.grid_id] if geo and geo.grid_id else [])
-                    + (list(geo.special_grid_ids) if geo else []),
+                    list(dict.fromkeys(grids)),
                 )
             )
         conn = self._conn()
         with self._write_lock, Tx(conn):
-            # rows that already exist need their old index entries and rollup counts removed
-            existing: dict[str, tuple] = {}
-            ids = [r[0] for r in rows]
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                for r in conn.execute(
-                    "SELECT id, published_at, grid_id, sentiment, rowid FROM posts "
-                    f"WHERE id IN ({marks})",
-                    chunk,
-                ):
-                    existing[r[0]] = (r[1], r[2], r[3], r[4])
-            rollup: Counter[tuple[int, str, str]] = Counter()
-            last = {
-                row[0]: i for i, row in enumerate(rows)
-            }  # a later copy of an id in the batch wins
-            post_rows, fts_rows, grid_rows = [], [], []
-            next_slot: dict[int, int] = {}  # second -> next free rowid, for rows not yet written
-            for i, row in enumerate(rows):
-                if last[row[0]] != i:
-                    continue
-                old = existing.get(row[0])
-                if old is not None:
-                    rollup[_rollup_key(*old[:3])] -= 1
-                    conn.execute("DELETE FROM posts_fts WHERE rowid=?", (old[3],))
-                    conn.execute("DELETE FROM post_grids WHERE post_rowid=?", (old[3],))
-                    if old[0] != row[3]:  # moved in time: it needs a rowid in its new second
-                        conn.execute("DELETE FROM posts WHERE rowid=?", (old[3],))
-                        old = None
-                if old is not None:
-                    rowid = old[3]
-                else:
-                    rowid = next_slot.get(row[3]) or self._next_rowid(conn, row[3])
-                    if rowid >= (row[3] + 1) * ROWID_SLOTS:
-                        raise StoreError(
-                            f"more than {ROWID_SLOTS} posts published in one second ({row[3]})"
-                        )
-                    next_slot[row[3]] = rowid + 1
-                post_rows.append((rowid, *row[:19]))
-                fts_rows.append((rowid, row[19]))
-                grid_rows.extend((rowid, gid) for gid in dict.fromkeys(row[20]))
-                rollup[_rollup_key(row[3], row[9], row[6])] += 1
-            conn.executemany(
-                """INSERT INTO posts (rowid, id, source, source_type, published_at, fetched_at,
-                     engagement, sentiment, category, risk, grid_id, community, street, district,
-                     geo_level, event_id, duplicate_of, author_hash, keywords, doc)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                   ON CONFLICT(id) DO UPDATE SET source=excluded.source, source_type=excluded.source_type,
-                     published_at=excluded.published_at, fetched_at=excluded.fetched_at,
-                     engagement=excluded.engagement, sentiment=excluded.sentiment,
-                     category=excluded.category, risk=excluded.risk, grid_id=excluded.grid_id,
-                     community=excluded.community, street=excluded.street, district=excluded.district,
-                     geo_level=excluded.geo_level, event_id=excluded.event_id,
-                     duplicate_of=excluded.duplicate_of, author_hash=excluded.author_hash,
-                     keywords=excluded.keywords, doc=excluded.doc""",
-                post_rows,
-            )
-            conn.executemany("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", fts_rows)
-            conn.executemany("INSERT INTO post_grids(post_rowid, grid_id) VALUES (?,?)", grid_rows)
-            conn.executemany(
-                "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) VALUES (?,?,?,?) "
-                "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
-                [(*k, v) for k, v in rollup.items() if v],
-            )
-            # a changed hour gets a new generation: cached reads of it (any process) are stale
-            conn.executemany(
-                "INSERT INTO rollup_gen(hour, gen) VALUES (?, 1) "
-                "ON CONFLICT(hour) DO UPDATE SET gen = gen + 1",
-                [(h,) for h in {k[0] for k, v in rollup.items() if v}],
-            )
+            self._write(conn, rows)
+        self._committed(conn)
+
+    def _committed(self, conn: sqlite3.Connection) -> None:
+        try:
+            wal = Path(f"{self.path}-wal").stat().st_size
+        except OSError:
+            wal = 0
+        self._checkpointer.wrote(conn, wal)
+
+    def _write(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
+        # rows that already exist: their old index entries and rollup counts go first
+        existing = self._existing(conn, [r[0] for r in rows])
+        rollup: Counter[tuple[int, str, str]] = Counter()
+        fts_deletes, grid_deletes, moved = [], [], []
+        for row in rows:
+            old = existing.get(row[0])
+            if old is None:
+                continue
+            ts, grid, sentiment, rowid, _, body, old_grids = old
+            rollup[_rollup_key(ts, grid, sentiment)] -= 1
+            fts_deletes.append((rowid, body))
+            grid_deletes.extend((g, rowid) for g in old_grids)
+            if ts != row[3]:  # moved in time: it needs a rowid in its new second
+                moved.append((rowid,))
+        conn.executemany(
+            "INSERT INTO posts_fts(posts_fts, rowid, body) VALUES ('delete', ?, ?)", fts_deletes
+        )
+        conn.executemany("DELETE FROM post_grids WHERE grid_id=? AND post_rowid=?", grid_deletes)
+        conn.executemany("DELETE FROM posts WHERE rowid=?", moved)
+        new_rowids = self._assign_rowids(
+            conn, [(r[0], r[3]) for r in rows if existing.get(r[0], (None,))[0] != r[3]]
+        )
+        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM post_docs").fetchone()[0]
+        post_rows, doc_rows, doc_updates, fts_rows, grid_rows = [], [], [], [], []
+        for row in rows:
+            old = existing.get(row[0])
+            if old is None:
+                seq += 1
+                doc_seq = seq
+                doc_rows.append((doc_seq, row[18], row[19]))
+            else:
+                doc_seq = old[4]
+                doc_updates.append((row[18], row[19], doc_seq))
+            rowid = old[3] if old is not None and old[0] == row[3] else new_rowids[row[0]]
+            post_rows.append((rowid, *row[:18], doc_seq))
+            fts_rows.append((rowid, row[19]))
+            grid_rows.extend((gid, rowid) for gid in row[20])
+            rollup[_rollup_key(row[3], row[9], row[6])] += 1
+        # in key order: neighbouring inserts then share B-tree pages (about twice as fast for
+        # the full-text index, whose document sizes are keyed by rowid)
+        post_rows.sort(key=lambda r: r[0])
+        fts_rows.sort()
+        grid_rows.sort()
+        conn.executemany("INSERT INTO post_docs(seq, doc, body) VALUES (?,?,?)", doc_rows)
+        conn.executemany("UPDATE post_docs SET doc=?, body=? WHERE seq=?", doc_updates)
+        conn.executemany(
+            """INSERT INTO posts (rowid, id, source, source_type, published_at, fetched_at,
+                 engagement, sentiment, category, risk, grid_id, community, street, district,
+                 geo_level, event_id, duplicate_of, author_hash, keywords, doc_seq)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+               ON CONFLICT(id) DO UPDATE SET source=excluded.source, source_type=excluded.source_type,
+                 published_at=excluded.published_at, fetched_at=excluded.fetched_at,
+                 engagement=excluded.engagement, sentiment=excluded.sentiment,
+                 category=excluded.category, risk=excluded.risk, grid_id=excluded.grid_id,
+                 community=excluded.community, street=excluded.street, district=excluded.district,
+                 geo_level=excluded.geo_level, event_id=excluded.event_id,
+                 duplicate_of=excluded.duplicate_of, author_hash=excluded.author_hash,
+                 keywords=excluded.keywords""",
+            post_rows,
+        )
+        conn.executemany("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", fts_rows)
+        conn.executemany("INSERT INTO post_grids(grid_id, post_rowid) VALUES (?,?)", grid_rows)
+        conn.executemany(
+            "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) VALUES (?,?,?,?) "
+            "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
+            [(*k, v) for k, v in rollup.items() if v],
+        )
+        # a changed hour gets a new generation: cached reads of it (any process) are stale
+        conn.executemany(
+            "INSERT INTO rollup_gen(hour, gen) VALUES (?, 1) "
+            "ON CONFLICT(hour) DO UPDATE SET gen = gen + 1",
+            [(h,) for h in {k[0] for k, v in rollup.items() if v}],
+        )
 
     @staticmethod
-    def _next_rowid(conn: sqlite3.Connection, published_at: int) -> int:
-        """Rowids are time-ordered (second × 65,536 + arrival within the second): the full-text
+    def _existing(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple]:
+        """id -> (published_at, grid_id, sentiment, rowid, doc_seq, indexed body, grid ids)."""
+        out: dict[str, tuple] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for r in conn.execute(
+                "SELECT p.id, p.published_at, p.grid_id, p.sentiment, p.rowid, p.doc_seq, d.body "
+                "FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                out[r[0]] = (*tuple(r)[1:], [])
+        if out:
+            by_rowid = {v[3]: v[6] for v in out.values()}
+            keys = list(by_rowid)
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                # the grid index is keyed by grid first: find a post's rows through its record
+                for rowid, gid in conn.execute(
+                    "SELECT p.rowid, g.value FROM posts p JOIN post_docs d ON d.seq = p.doc_seq, "
+                    "json_each(d.doc, '$.geo.special_grid_ids') g "
+                    f"WHERE p.rowid IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    by_rowid[rowid].append(gid)
+            for v in out.values():
+                if v[1]:
+                    v[6].append(v[1])
+        return out
+
+    @staticmethod
+    def _assign_rowids(conn: sqlite3.Connection, wanted: list[tuple[str, int]]) -> dict[str, int]:
+        """Rowids are time-ordered (second × 65,536 + a slot within the second): the full-text
         index then returns matches newest first and stops at the page size, and a time window is
-        a rowid range, instead of sorting every match."""
-        base = published_at * ROWID_SLOTS
-        top = conn.execute(
-            "SELECT MAX(rowid) FROM posts WHERE rowid >= ? AND rowid < ?",
-            (base, base + ROWID_SLOTS),
-        ).fetchone()[0]
-        rowid = base if top is None else top + 1
-        if rowid >= base + ROWID_SLOTS:
-            raise StoreError(
-                f"more than {ROWID_SLOTS} posts published in one second ({published_at})"
-            )
-        return rowid
+        a rowid range, instead of sorting every match. The slot comes from a hash of the id, so a
+        whole batch is placed with one lookup; a taken slot moves on to the next free one."""
+        candidates = {
+            pid: ts * ROWID_SLOTS + (zlib.crc32(pid.encode()) & 0xFFFF) for pid, ts in wanted
+        }
+        taken: dict[int, bool] = {}
+        cand = list(set(candidates.values()))
+        for i in range(0, len(cand), 500):
+            chunk = cand[i : i + 500]
+            taken.update(dict.fromkeys(chunk, False))
+            for (r,) in conn.execute(
+                f"SELECT rowid FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                taken[r] = True
+        out: dict[str, int] = {}
+        for pid, ts in wanted:
+            base, rowid = ts * ROWID_SLOTS, candidates[pid]
+            for _ in range(ROWID_SLOTS):
+                if rowid not in taken:
+                    taken[rowid] = (
+                        conn.execute("SELECT 1 FROM posts WHERE rowid=?", (rowid,)).fetchone()
+                        is not None
+                    )
+                if not taken[rowid]:
+                    break
+                rowid = base + (rowid - base + 1) % ROWID_SLOTS
+            else:
+                raise StoreError(f"more than {ROWID_SLOTS} posts published in one second ({ts})")
+            taken[rowid] = True
+            out[pid] = rowid
+        return out
 
     # ---- reads ------------------------------------------------------------------------------
     def get(self, post_id: str) -> Post | None:
-        row = self._conn().execute("SELECT doc FROM posts WHERE id=?", (post_id,)).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq WHERE p.id=?",
+                (post_id,),
+            )
+            .fetchone()
+        )
         return Post.model_validate_json(row[0]) if row else None
 
     def get_many(self, ids: list[str]) -> list[Post]:
         out: list[Post] = []
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            q = f"SELECT id, doc FROM posts WHERE id IN ({','.join('?' * len(chunk))})"
+            q = (
+                "SELECT p.id, d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))})"
+            )
             found = {r[0]: r[1] for r in self._conn().execute(q, chunk)}
             out.extend(Post.model_validate_json(found[i]) for i in chunk if i in found)
         return out
+
+    def _docs(self, seqs: list[int]) -> dict[int, str]:
+        if not seqs:
+            return {}
+        q = f"SELECT seq, doc FROM post_docs WHERE seq IN ({','.join('?' * len(seqs))})"
+        return dict(self._conn().execute(q, seqs).fetchall())
+
+    def earliest(self) -> datetime | None:
+        """Publication time of the oldest post (rowids are time-ordered: one index seek)."""
+        row = (
+            self._conn().execute("SELECT published_at FROM posts ORDER BY rowid LIMIT 1").fetchone()
+        )
+        return datetime.fromtimestamp(row[0], UTC) if row else None
+
+    def scan_after(self, rowid: int, limit: int) -> list[tuple[int, Post]]:
+        """Posts in rowid (publication time) order after ``rowid``: resumable full copies."""
+        rows = self._conn().execute(
+            "SELECT p.rowid, d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
+            "WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?",
+            (rowid, limit),
+        )
+        return [(r[0], Post.model_validate_json(r[1])) for r in rows]
 
     def duplicate_counts(self, ids: list[str]) -> dict[str, int]:
         if not ids:
@@ -420,7 +534,7 @@ class SqliteStore(SqliteEventsMixin):
             offset_sql = f" OFFSET {int(offset)}"
         try:
             rows = conn.execute(
-                f"SELECT p.rowid, p.id, p.doc, p.published_at, p.engagement, {score_sql} AS score "
+                f"SELECT p.rowid, p.id, p.doc_seq, p.published_at, p.engagement, {score_sql} AS score "
                 f"FROM {self._from(use_fts)} WHERE {where}{extra} ORDER BY {order} "
                 f"LIMIT {query.size + 1}{offset_sql}",
                 params + extra_params,
@@ -431,9 +545,10 @@ class SqliteStore(SqliteEventsMixin):
         rows = rows[: query.size]
         tokens = parsed.all_tokens() if parsed else []
         dup = self.duplicate_counts([r["id"] for r in rows])
+        docs = self._docs([r["doc_seq"] for r in rows])
         hits = []
         for r in rows:
-            post = Post.model_validate_json(r["doc"])
+            post = Post.model_validate_json(docs[r["doc_seq"]])
             hl: dict[str, str] = {}
             if query.highlight and tokens:
                 for name, value in (("title", post.title), ("text", post.text)):
@@ -701,7 +816,7 @@ class SqliteStore(SqliteEventsMixin):
         counter: Counter[str] = Counter()
         for (kw,) in self._conn().execute(
             f"SELECT p.keywords FROM {self._from(use_fts)} WHERE {where} "
-            f"ORDER BY p.published_at DESC LIMIT {int(sample)}",
+            f"ORDER BY p.rowid DESC LIMIT {int(sample)}",
             params,
         ):
             counter.update(set(json.loads(kw)))
@@ -717,7 +832,8 @@ class SqliteStore(SqliteEventsMixin):
             rows = (
                 self._conn()
                 .execute(
-                    f"SELECT p.rowid, p.doc FROM posts p WHERE {where} AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
+                    f"SELECT p.rowid, d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
+                    f"WHERE {where} AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
                     params + [last, batch_size],
                 )
                 .fetchall()
@@ -735,6 +851,7 @@ class SqliteStore(SqliteEventsMixin):
         return {"backend": self.backend, "posts": n, "path": str(self.path), "size_bytes": size}
 
     def close(self) -> None:
+        self._checkpointer.stop()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

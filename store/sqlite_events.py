@@ -72,6 +72,7 @@ class SqliteEventsMixin:
                      title=excluded.title, doc=excluded.doc""",
                 rows,
             )
+        self._committed(conn)  # type: ignore[attr-defined]
 
     def get_event(self, event_id: str) -> Event | None:
         row = self._conn().execute("SELECT doc FROM events WHERE id=?", (event_id,)).fetchone()  # type: ignore[attr-defined]
