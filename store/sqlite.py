@@ -82,9 +82,11 @@ CREATE TABLE IF NOT EXISTS post_grids (
 CREATE TABLE IF NOT EXISTS rollup_hour (
   hour INTEGER NOT NULL,
   grid_id TEXT NOT NULL,
-  sentiment TEXT NOT NULL,
   n INTEGER NOT NULL,
-  PRIMARY KEY (hour, grid_id, sentiment)
+  negative INTEGER NOT NULL,
+  neutral INTEGER NOT NULL,
+  positive INTEGER NOT NULL,
+  PRIMARY KEY (hour, grid_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_gen (
   hour INTEGER PRIMARY KEY,
@@ -98,11 +100,30 @@ CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
 _COLUMN_FOR = {f: f for f in KEYWORD_FIELDS}
 
 
-def _rollup_key(
-    published_at: int, grid_id: str | None, sentiment: str | None
-) -> tuple[int, str, str]:
-    # '' stands for "no grid"/"not scored" so the primary key stays NOT NULL
-    return (published_at // 3600 * 3600, grid_id or "", sentiment or "")
+# One rollup row per hour and grid ('' = no grid) with the count of each sentiment in columns:
+# a grid × hour read is one row per cell, and n minus the three labels is "not scored".
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+def _rollup_add(
+    rollup: dict[tuple[int, str], list[int]],
+    published_at: int,
+    grid_id: str | None,
+    sentiment: str | None,
+    sign: int,
+) -> None:
+    cell = rollup.setdefault((published_at // 3600 * 3600, grid_id or ""), [0, 0, 0, 0])
+    cell[0] += sign
+    if sentiment in SENTIMENTS:
+        cell[1 + SENTIMENTS.index(sentiment)] += sign
+
+
+def _sentiment_sum(labels: list[str] | None) -> str:
+    """SQL for a rollup row's count under a sentiment filter."""
+    if not labels:
+        return "n"
+    cols = [s for s in SENTIMENTS if s in labels]
+    return "(" + " + ".join(cols) + ")" if cols else "0"
 
 
 # Filters the hourly rollup can answer exactly (the rest of a query goes to the posts table).
@@ -169,9 +190,10 @@ class SqliteStore(SqliteEventsMixin):
             return
         with self._write_lock, Tx(conn):
             conn.execute(
-                "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) "
-                "SELECT published_at / 3600 * 3600, COALESCE(grid_id, ''), COALESCE(sentiment, ''), COUNT(*) "
-                "FROM posts GROUP BY 1, 2, 3"
+                "INSERT INTO rollup_hour(hour, grid_id, n, negative, neutral, positive) "
+                "SELECT published_at / 3600 * 3600, COALESCE(grid_id, ''), COUNT(*), "
+                "SUM(sentiment IS 'negative'), SUM(sentiment IS 'neutral'), "
+                "SUM(sentiment IS 'positive') FROM posts GROUP BY 1, 2"
             )
             conn.execute(
                 "INSERT OR REPLACE INTO rollup_gen(hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour"
@@ -246,14 +268,14 @@ class SqliteStore(SqliteEventsMixin):
     def _write(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         # rows that already exist: their old index entries and rollup counts go first
         existing = self._existing(conn, [r[0] for r in rows])
-        rollup: Counter[tuple[int, str, str]] = Counter()
+        rollup: dict[tuple[int, str], list[int]] = {}
         fts_deletes, grid_deletes, moved = [], [], []
         for row in rows:
             old = existing.get(row[0])
             if old is None:
                 continue
             ts, grid, sentiment, rowid, _, body, old_grids = old
-            rollup[_rollup_key(ts, grid, sentiment)] -= 1
+            _rollup_add(rollup, ts, grid, sentiment, -1)
             fts_deletes.append((rowid, body))
             grid_deletes.extend((g, rowid) for g in old_grids)
             if ts != row[3]:  # moved in time: it needs a rowid in its new second
@@ -281,7 +303,7 @@ class SqliteStore(SqliteEventsMixin):
             post_rows.append((rowid, *row[:18], doc_seq))
             fts_rows.append((rowid, row[19]))
             grid_rows.extend((gid, rowid) for gid in row[20])
-            rollup[_rollup_key(row[3], row[9], row[6])] += 1
+            _rollup_add(rollup, row[3], row[9], row[6], 1)
         # in key order: neighbouring inserts then share B-tree pages (about twice as fast for
         # the full-text index, whose document sizes are keyed by rowid)
         post_rows.sort(key=lambda r: r[0])
@@ -306,16 +328,19 @@ class SqliteStore(SqliteEventsMixin):
         )
         conn.executemany("INSERT INTO posts_fts(rowid, body) VALUES (?,?)", fts_rows)
         conn.executemany("INSERT INTO post_grids(grid_id, post_rowid) VALUES (?,?)", grid_rows)
+        changed = sorted((*k, *v) for k, v in rollup.items() if any(v))
         conn.executemany(
-            "INSERT INTO rollup_hour(hour, grid_id, sentiment, n) VALUES (?,?,?,?) "
-            "ON CONFLICT(hour, grid_id, sentiment) DO UPDATE SET n = n + excluded.n",
-            [(*k, v) for k, v in rollup.items() if v],
+            "INSERT INTO rollup_hour(hour, grid_id, n, negative, neutral, positive) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(hour, grid_id) DO UPDATE SET n = n + excluded.n, "
+            "negative = negative + excluded.negative, neutral = neutral + excluded.neutral, "
+            "positive = positive + excluded.positive",
+            changed,
         )
         # a changed hour gets a new generation: cached reads of it (any process) are stale
         conn.executemany(
             "INSERT INTO rollup_gen(hour, gen) VALUES (?, 1) "
             "ON CONFLICT(hour) DO UPDATE SET gen = gen + 1",
-            [(h,) for h in {k[0] for k, v in rollup.items() if v}],
+            [(h,) for h in {c[0] for c in changed}],
         )
 
     @staticmethod
@@ -649,9 +674,6 @@ class SqliteStore(SqliteEventsMixin):
         if h1 is not None:
             clauses.append("hour < ?")
             params.append(h1)
-        if filters.sentiment:
-            clauses.append(f"sentiment IN ({','.join('?' * len(filters.sentiment))})")
-            params.extend(filters.sentiment)
         head = tail = None
         if h0 is not None and h0 != since:
             head = filters.model_copy(update={"until": datetime.fromtimestamp(h0, UTC)})
@@ -674,8 +696,7 @@ class SqliteStore(SqliteEventsMixin):
         for i in range(0, len(missing), 500):
             chunk = missing[i : i + 500]
             for h, k, n in conn.execute(
-                f"SELECT hour, grid_id, SUM(n) FROM rollup_hour WHERE hour IN ({','.join('?' * len(chunk))}) "
-                "GROUP BY hour, grid_id",
+                f"SELECT hour, grid_id, n FROM rollup_hour WHERE hour IN ({','.join('?' * len(chunk))})",
                 chunk,
             ):
                 fresh[h][k] += n
@@ -692,7 +713,6 @@ class SqliteStore(SqliteEventsMixin):
         parts, head, tail = self._rollup_parts(filters)
         counts: dict[int, Counter[str]] = {}
         conn = self._conn()
-        key = split if split else "''"
         cached_out: list[TimeBucket] = []
         if (
             size == 3600
@@ -708,21 +728,39 @@ class SqliteStore(SqliteEventsMixin):
                     t = datetime.fromtimestamp(h, UTC).astimezone(SHANGHAI)
                     cached_out.append(TimeBucket.model_construct(t=t, count=total, by=dict(by)))
             parts = []
+        n_sql = _sentiment_sum(filters.sentiment)
+        if split == "sentiment":  # the label columns become keys; the rest is "not scored"
+            labels = [x for x in SENTIMENTS if not filters.sentiment or x in filters.sentiment]
+            cols = ", ".join(f"SUM({x})" for x in labels)
+            select = f"hour, SUM({n_sql}), {cols}" if labels else f"hour, SUM({n_sql})"
+            group = "GROUP BY hour"
+        elif split == "grid_id":  # one row per cell: no grouping needed
+            select, group = f"hour, grid_id, {n_sql}", ""
+        else:
+            select, group = f"hour, SUM({n_sql})", "GROUP BY hour"
         for where, params in parts:
-            # group by the stored columns (the primary key's order: no sort), bucket in Python
-            group = "hour, grid_id" if split == "grid_id" else "hour, k"
             current_hour, bucket = None, None
-            for h, k, n in conn.execute(
-                f"SELECT hour, {key} AS k, SUM(n) FROM rollup_hour WHERE {where} GROUP BY {group}",
-                params,
+            for row in conn.execute(
+                f"SELECT {select} FROM rollup_hour WHERE {where} {group}", params
             ):
+                h = row[0]
                 if h != current_hour:
                     current_hour = h
                     b = (h + off) // size * size - off
                     bucket = counts.get(b)
                     if bucket is None:
                         bucket = counts[b] = Counter()
-                bucket[k] += n
+                if split == "sentiment":
+                    scored = 0
+                    for label, n in zip(labels, row[2:], strict=True):
+                        bucket[label] += n
+                        scored += n
+                    if not filters.sentiment:
+                        bucket[""] += row[1] - scored
+                elif split == "grid_id":
+                    bucket[row[1]] += row[2]
+                else:
+                    bucket[""] += row[1]
         for edge in (head, tail):
             if edge is None:
                 continue
@@ -759,8 +797,11 @@ class SqliteStore(SqliteEventsMixin):
         neg: Counter[str] = Counter()
         conn = self._conn()
         for where, params in parts:
+            neg_sql = (
+                "negative" if not filters.sentiment or "negative" in filters.sentiment else "0"
+            )
             for k, n, ng in conn.execute(
-                f"SELECT {field}, SUM(n), SUM(CASE WHEN sentiment = 'negative' THEN n ELSE 0 END) "
+                f"SELECT {field}, SUM({_sentiment_sum(filters.sentiment)}), SUM({neg_sql}) "
                 f"FROM rollup_hour WHERE {where} AND {field} != '' GROUP BY {field}",
                 params,
             ):

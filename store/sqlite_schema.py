@@ -12,7 +12,8 @@ from core.db import Tx
 from store.base import StoreError
 
 # Version 1 (the first release): the record in ``posts.doc``, an FTS table that kept its own
-# copy of the tokens, and a foreign key from ``post_grids`` (each delete scanned that table).
+# copy of the tokens, a foreign key from ``post_grids`` (each delete scanned that table) and
+# an hourly rollup with one row per sentiment.
 _V1_INDEXES = (
     "posts_time",
     "posts_grid_time",
@@ -59,6 +60,9 @@ def _rename_v1(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE posts RENAME TO posts_v1")
     conn.execute("ALTER TABLE posts_fts RENAME TO posts_fts_v1")
     conn.execute("ALTER TABLE post_grids RENAME TO post_grids_v1")
+    # the hourly rollup changed shape (sentiments as columns): rebuilt from posts on open
+    conn.execute("DROP TABLE IF EXISTS rollup_hour")
+    conn.execute("DROP TABLE IF EXISTS rollup_gen")
 
 
 def _copy_v1(conn: sqlite3.Connection) -> None:

@@ -107,6 +107,9 @@ def test_first_release_database_is_upgraded_in_place(tmp_path):
     assert _ids(store, grid_id=["S-school"]) == {"L:1"}
     assert store.get("L:2").text == old[1].text
     assert store.count(Filters()) == 3
+    week = Filters(since=NOW - timedelta(days=7))
+    by_grid = store.timeline(week, interval="day", split="grid_id")  # rollup rebuilt from posts
+    assert sum(b.by.get("G1", 0) for b in by_grid) == 2
     # the upgraded rows update like new ones: old tokens and grid entries go away
     store.upsert([_post(1, "楼道灯修好了", ("G2",))])
     assert _ids(store, "物业") == {"L:3"}

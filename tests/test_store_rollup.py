@@ -22,7 +22,11 @@ def _posts(rnd: random.Random, n: int, offset: int = 0) -> list[Post]:
                 source_type="microblog",
                 text="内容",
                 published_at=NOW - timedelta(seconds=rnd.randrange(9 * 86400)),
-                sentiment={"label": rnd.choice(["negative", "neutral", "positive"]), "score": 1},
+                sentiment=(
+                    {"label": rnd.choice(["negative", "neutral", "positive"]), "score": 1}
+                    if rnd.random() < 0.8
+                    else None  # not scored: counted in totals, "unknown" when split
+                ),
                 geo={"grid_id": rnd.choice(["G1", "G2", "G3", None]), "level": "grid"},
             )
         )
@@ -60,6 +64,8 @@ def test_rollup_matches_posts_table(tmp_path):
             since=NOW - timedelta(minutes=50), until=NOW - timedelta(minutes=10)
         ),  # inside one hour
         Filters(since=NOW - timedelta(days=3), sentiment=["negative"]),
+        Filters(since=NOW - timedelta(days=2, minutes=7), sentiment=["negative", "positive"]),
+        Filters(sentiment=["neutral"], until=NOW - timedelta(hours=30, minutes=5)),
     ]
     for f in windows:
         for interval in ("hour", "day"):
