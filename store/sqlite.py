@@ -692,18 +692,23 @@ class SqliteStore(SqliteEventsMixin):
         with self._hour_cache_lock:
             cached = {h: self._hour_cache.get(h) for h in gens}
         missing = [h for h, c in cached.items() if c is None or c[0] != gens[h]]
-        fresh: dict[int, Counter[str]] = {h: Counter() for h in missing}
+        fresh: dict[int, tuple[int, dict[str, int]]] = {h: (0, {}) for h in missing}
         for i in range(0, len(missing), 500):
             chunk = missing[i : i + 500]
-            for h, k, n in conn.execute(
-                f"SELECT hour, grid_id, n FROM rollup_hour WHERE hour IN ({','.join('?' * len(chunk))})",
+            # one JSON object per hour, parsed in C: building ~200,000 cells row by row in
+            # Python was most of a first read's time
+            for h, total, cells in conn.execute(
+                "SELECT hour, SUM(n), json_group_object(grid_id, n) FROM rollup_hour "
+                f"WHERE hour IN ({','.join('?' * len(chunk))}) AND n > 0 GROUP BY hour",
                 chunk,
             ):
-                fresh[h][k] += n
+                by = json.loads(cells)
+                if "" in by:
+                    by["unknown"] = by.pop("")
+                fresh[h] = (total, by)
         with self._hour_cache_lock:
-            for h, c in fresh.items():
-                by = {(k or "unknown"): v for k, v in c.items() if v > 0}
-                cached[h] = self._hour_cache[h] = (gens[h], sum(by.values()), by)
+            for h, (total, by) in fresh.items():
+                cached[h] = self._hour_cache[h] = (gens[h], total, by)
             if len(self._hour_cache) > 24 * 400:  # bound memory: forget the oldest hours
                 for h in sorted(self._hour_cache)[: len(self._hour_cache) - 24 * 366]:
                     del self._hour_cache[h]
