@@ -56,6 +56,7 @@ def list_alerts(
     category: list[str] | None = Query(None),
     since: str | None = Query(None, description="ISO time or duration (24h, 7d)"),
     revisit_due: bool = False,
+    overdue: bool = Query(False, description="dispatched and past the deadline"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=100000),
 ) -> dict[str, Any]:
@@ -85,6 +86,9 @@ def list_alerts(
         params.append(start.timestamp())
     if revisit_due:
         clauses.append("status='resolved' AND revisit_at IS NOT NULL AND revisit_at <= ?")
+        params.append(time.time())
+    if overdue:
+        clauses.append("status='dispatched' AND deadline IS NOT NULL AND deadline <= ?")
         params.append(time.time())
     where = " AND ".join(clauses) or "1"
     conn = _conn(services)

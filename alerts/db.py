@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   acked_by TEXT, acked_at REAL,
   resolved_by TEXT, resolved_at REAL, resolution TEXT,
   revisit_at REAL, revisit_notified INTEGER NOT NULL DEFAULT 0,
+  deadline_notified INTEGER NOT NULL DEFAULT 0,
   silenced_by INTEGER, inhibited_by INTEGER,
   auto_resolve INTEGER NOT NULL DEFAULT 0,
   relapse_of INTEGER
@@ -152,8 +153,20 @@ CREATE TABLE IF NOT EXISTS alert_kv (
 """
 
 
+# columns added after the first release: (table, column, definition)
+_ADDED_COLUMNS = (("alerts", "deadline_notified", "INTEGER NOT NULL DEFAULT 0"),)
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    for table, column, definition in _ADDED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def dumps(v: Any) -> str:

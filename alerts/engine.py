@@ -29,7 +29,7 @@ from alerts import notify, outbox
 from alerts.channels import Channels
 from alerts.config import AlertsConfig, MatchRule, Route
 from alerts.db import release_lease, thread_conn, try_lease
-from alerts.render import KEY_ZH, render
+from alerts.render import KEY_ZH, fmt_time, render
 from alerts.routing import list_contacts, sync_config_contacts
 from alerts.rules import RuleSet, key_of, post_matches
 from alerts.silences import inhibited_by, silenced_by
@@ -358,6 +358,42 @@ class Engine:
                 )
         return len(rows)
 
+    def deadline_reminders(self, now: float) -> int:
+        """Dispatched alerts past their deadline and not resolved: remind once per deadline."""
+        conn = self.conn
+        rows = conn.execute(
+            "SELECT id FROM alerts WHERE status='dispatched' AND deadline IS NOT NULL "
+            "AND deadline<=? AND deadline_notified=0",
+            (now,),
+        ).fetchall()
+        n = 0
+        for r in rows:
+            with Tx(conn):
+                cur = conn.execute(
+                    "UPDATE alerts SET deadline_notified=1 WHERE id=? AND status='dispatched' "
+                    "AND deadline_notified=0",
+                    (r["id"],),
+                )
+                if not cur.rowcount:
+                    continue  # resolved or re-dispatched meanwhile
+                row = get(conn, r["id"])
+                event(
+                    conn,
+                    r["id"],
+                    "system",
+                    "deadline_overdue",
+                    f"处置时限（{fmt_time(row['deadline'])}）已到，{row['assignee'] or '承办人'}尚未办结",
+                    {"deadline": row["deadline"], "assignee": row["assignee"]},
+                    now,
+                )
+                notify.enqueue(
+                    conn, self.cfg, self.routes(), self.contacts(), row, "overdue", 1, now
+                )
+            n += 1
+        if n:
+            self._wake.set()
+        return n
+
     def tick(self, now: float | None = None) -> dict[str, Any]:
         now = self.clock() if now is None else now
         ttl = max(3 * self.cfg.interval, 90.0)
@@ -368,6 +404,7 @@ class Engine:
         out = self.evaluate_windows(now)
         out["escalated"] = self.escalate(now)
         out["revisits"] = self.revisit_reminders(now)
+        out["overdue"] = self.deadline_reminders(now)
         out.update(leader=True, at=now, seconds=round(time.perf_counter() - t0, 3))
         self.last_tick = out
         return out

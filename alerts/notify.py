@@ -36,7 +36,7 @@ from core.schema import SHANGHAI
 
 log = logging.getLogger(__name__)
 
-IMMEDIATE_REASONS = ("escalation", "operator", "revisit")
+IMMEDIATE_REASONS = ("escalation", "operator", "revisit", "overdue")
 
 
 def enqueue(
@@ -93,6 +93,14 @@ def enqueue(
             for ch in route.channels
             if channel_target(c, ch)
         ]
+    elif reason == "overdue":  # the assignee (when a contact) and the alert's usual receivers
+        targets = receivers(routes, contacts, alert)
+        route = escalation_route(cfg)
+        assignee = next((c for c in contacts if c["name"] == alert["assignee"]), None)
+        if assignee is not None and all(t[1]["name"] != assignee["name"] for t in targets):
+            targets += [
+                (route, assignee, ch) for ch in route.channels if channel_target(assignee, ch)
+            ]
     else:
         targets = receivers(routes, contacts, alert)
         if reason == "resolved":
@@ -116,7 +124,7 @@ def enqueue(
             ),
         )
         added += cur.rowcount
-    if not targets and reason in ("firing", "refire", "escalation", "operator"):
+    if not targets and reason in ("firing", "refire", "escalation", "operator", "overdue"):
         event(conn, alert["id"], "system", "unrouted", "没有匹配的联系人或通道", None, now)
     return added
 
@@ -238,6 +246,8 @@ def flush(
                 dropped.append(r["id"])  # resolved while waiting in the group
             elif r["reason"] == "escalation" and a["status"] != "firing":
                 dropped.append(r["id"])  # acknowledged in the meantime
+            elif r["reason"] == "overdue" and a["status"] != "dispatched":
+                dropped.append(r["id"])  # resolved (or re-dispatched) in the meantime
             elif r["reason"] != "operator" and silenced_by(conn, a, now) is not None:
                 dropped.append(r["id"])
             elif r["reason"] in ("firing", "refire", "escalation") and (
@@ -331,5 +341,6 @@ REASON_LABEL = {
     "resolved": "办结通知",
     "escalation": "升级",
     "revisit": "回访提醒",
+    "overdue": "超期提醒",
     "operator": "运维告警",
 }

@@ -19,6 +19,7 @@ REASON_ZH = {
     "resolved": "已办结",
     "escalation": "升级提醒（超时未确认）",
     "revisit": "回访提醒",
+    "overdue": "超期提醒（处置时限已到，尚未办结）",
     "digest": "预警汇总",
     "operator": "系统运维告警",
 }

@@ -278,6 +278,7 @@ def dispatch(
             "status": "dispatched",
             "assignee": assignee,
             "deadline": deadline,
+            "deadline_notified": 0,  # a new deadline gets its own overdue reminder
             "acked_by": actor,
             "acked_at": now,
         },

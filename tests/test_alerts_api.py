@@ -51,6 +51,9 @@ def test_lifecycle_roles_and_history(client, services, api_keys):
         json={"assignee": "唐冶街道网格员", "deadline": "4h", "note": "请核实"},
     )
     assert r.json()["status"] == "dispatched" and r.json()["deadline"] > time.time() + 3 * 3600
+    assert client.get("/api/v1/alerts", params={"overdue": True}).json()["total"] == 0
+    services.app_db.execute("UPDATE alerts SET deadline=? WHERE id=?", (time.time() - 60, aid))
+    assert client.get("/api/v1/alerts", params={"overdue": True}).json()["total"] == 1
     assert (
         client.post(
             f"/api/v1/alerts/{aid}/comment", headers=officer, json={"note": "已到场"}

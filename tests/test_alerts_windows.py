@@ -309,3 +309,35 @@ def test_escalation_goes_up_the_hierarchy_until_acknowledged(env):
     assert [r[0] for r in esc] == ["街道"]
     state.acknowledge(engine.conn, 1, "officer", "收到")
     assert engine.escalate(now + 500) == 0
+
+
+def test_dispatched_alert_past_its_deadline_is_reminded_once_per_deadline(env):
+    rule = {"name": "m", "type": "match", "key": "grid_id", "filter": {"category": ["wages"]}}
+    services, engine = env([rule])
+    import_contacts(
+        engine.conn,
+        [
+            {"name": "网格员", "level": "grid", "grid_id": "G1", "email": "g@example.com"},
+            {"name": "王科长", "level": "street", "street": "唐冶街道", "email": "w@example.com"},
+        ],
+        "t",
+        "t",
+    )
+    now = time.time()
+    engine.on_posts([post("d:1", now, "讨薪", grid="G1", street="唐冶街道", category="wages")])
+    state.dispatch(engine.conn, 1, "officer", "王科长", now + 3600, "请两小时内处理", now=now)
+    assert engine.deadline_reminders(now + 1800) == 0  # not yet due
+    assert engine.deadline_reminders(now + 3601) == 1
+    assert engine.deadline_reminders(now + 7200) == 0  # once per deadline
+    rows = engine.conn.execute(
+        "SELECT contact FROM alert_pending WHERE reason='overdue' ORDER BY contact"
+    ).fetchall()
+    assert {r[0] for r in rows} >= {"王科长"}  # the assignee, even outside the usual route
+    events = [e["action"] for e in state.events(engine.conn, 1)]
+    assert events.count("deadline_overdue") == 1
+    # a new deadline gets a new reminder; a resolved alert gets none
+    state.dispatch(engine.conn, 1, "officer", "王科长", now + 9000, "延期", now=now + 7300)
+    assert engine.deadline_reminders(now + 9001) == 1
+    state.dispatch(engine.conn, 1, "officer", "王科长", now + 20000, None, now=now + 9100)
+    state.resolve(engine.conn, 1, "officer", "已解决", now=now + 9200)
+    assert engine.deadline_reminders(now + 30000) == 0

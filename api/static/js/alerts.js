@@ -153,7 +153,8 @@ export class AlertFeed {
       where ? h("div", { class: "a-where" }, where) : null,
       a.summary ? h("div", { class: "a-summary" }, a.summary) : null,
       nums.length ? h("div", { class: "a-nums" }, nums) : null,
-      a.assignee ? h("div", { class: "a-assignee" }, `承办：${a.assignee}${a.deadline ? `，时限 ${fmtTime(a.deadline)}` : ""}`) : null,
+      a.assignee ? h("div", { class: "a-assignee" }, `承办：${a.assignee}${a.deadline ? `，时限 ${fmtTime(a.deadline)}` : ""}`,
+        a.status === "dispatched" && a.deadline && a.deadline * 1000 <= Date.now() ? h("span", { class: "overdue" }, "已超期") : null) : null,
       h("div", { class: "a-actions" }, this.actions(a)),
       h("div", { class: "a-form", hidden: true }),
       h("div", { class: "a-evidence", hidden: true }));
@@ -259,4 +260,5 @@ export class AlertFeed {
 const ACTION_ZH = {
   fire: "触发", fired: "触发", refire: "再次触发", ack: "确认", dispatch: "派单", resolve: "办结",
   revisit: "回访", comment: "备注", escalate: "升级", auto_resolve: "自动办结", notify: "通知",
+  deadline_overdue: "超期提醒", revisit_due: "回访提醒", escalated: "升级", silenced: "静默", inhibited: "抑制",
 };
