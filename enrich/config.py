@@ -77,6 +77,12 @@ class EventsConfig(Section):
     min_text_similarity: float = Field(0.05, ge=0, le=1)
     max_active: int = Field(50_000, ge=100, description="open events kept in memory")
     max_terms: int = Field(40, ge=5, le=500, description="terms kept per event centroid")
+    max_age_days: float = Field(
+        14,
+        gt=0,
+        description="an event older than this takes no new posts: a problem that keeps coming back "
+        "opens a new event (and the relapse rule can link them) instead of one event for months",
+    )
 
 
 class AnalysisConfig(Section):

@@ -61,6 +61,7 @@ class EventsComponent:
             min_text_similarity=cfg.min_text_similarity,
             max_active=cfg.max_active,
             max_terms=cfg.max_terms,
+            max_age_s=cfg.max_age_days * 86400,
         )
         self.persist = self.store is not None and callable(
             getattr(self.store, "upsert_events", None)

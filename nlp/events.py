@@ -129,12 +129,14 @@ class EventClusterer:
         min_text_similarity: float = 0.05,
         max_active: int = 50_000,
         max_terms: int = 40,
+        max_age_s: float = 14 * 86400,
     ) -> None:
         self.window_s = window_s
         self.threshold = threshold
         self.min_text_similarity = min_text_similarity
         self.max_active = max_active
         self.max_terms = max_terms
+        self.max_age_s = max_age_s
         self.df: Counter[str] = Counter()
         self.n_docs = 0
         self.open: OrderedDict[str, _Open] = OrderedDict()  # least recently active first
@@ -201,6 +203,8 @@ class EventClusterer:
             <= e.last_seen.timestamp() + self.window_s
         ):
             return -1.0
+        if f.ts - e.first_seen.timestamp() > self.max_age_s:
+            return -1.0  # closed by age: the post starts a new event
         c = st.centroid
         cos = sum(w * c.get(t, 0.0) for t, w in vec.items()) / st.norm
         if cos < self.min_text_similarity:
@@ -230,7 +234,10 @@ class EventClusterer:
         best: tuple[float, str] | None = None
         if f.duplicate_of and f.duplicate_of in self.assigned:
             dup_ev = self.assigned[f.duplicate_of]
-            if dup_ev in self.open:
+            if (
+                dup_ev in self.open
+                and f.ts - self.open[dup_ev].event.first_seen.timestamp() <= self.max_age_s
+            ):
                 best = (9.0, dup_ev)  # a copy joins its original's event
         if best is None:
             overlap: Counter[str] = Counter()

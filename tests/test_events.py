@@ -201,3 +201,27 @@ def test_events_api(services, client, pipeline):
     # the posts API filters by event too
     r = client.get("/api/v1/posts", params={"event": ev["id"]})
     assert r.json()["total"] == 3
+
+
+def test_a_problem_that_keeps_coming_back_opens_new_events_after_the_maximum_age():
+    from nlp.events import EventClusterer, post_features
+
+    clusterer = EventClusterer(window_s=72 * 3600, max_age_s=3 * 86400)
+    start = NOW - timedelta(days=9)
+    events = []
+    for i in range(18):  # the same complaint every 12 hours for 9 days
+        p = _post(
+            f"hl:{i}",
+            "hotline-12345",
+            "hotline",
+            "唐冶街道某小区楼下饭店油烟太大，晚上排风扇噪音吵得睡不着，多次反映没人管",
+            0,
+            street="唐冶街道",
+        ).model_copy(update={"published_at": start + timedelta(hours=12 * i)})
+        ev, _ = clusterer.assign(post_features(p))
+        events.append(ev)
+    ids = list(dict.fromkeys(e.id for e in events))
+    assert len(ids) >= 3  # without an age limit this was one event spanning nine days
+    for ev_id in ids:
+        ev = next(e for e in events if e.id == ev_id)
+        assert ev.last_seen - ev.first_seen <= timedelta(days=3)
