@@ -135,6 +135,7 @@ class Selectors(Section):
     floor_body: str | None = None
     floor_author: str | None = None
     floor_date: str | None = None
+    floor_next_page: str | None = None  # a thread's next page of floors (Discuz: a.nxt)
 
 
 class SourceConfig(Section):
@@ -164,6 +165,9 @@ class SourceConfig(Section):
     backoff_max: float = Field(60, ge=0, le=3600, description="longest wait before a retry")
     max_pages: int = Field(5, ge=1, le=10_000, description="list/feed pages per run")
     max_items: int = Field(500, ge=1, le=1_000_000, description="detail pages per run")
+    max_thread_pages: int = Field(
+        20, ge=1, le=1000, description="pages of floors read per forum thread"
+    )
     max_page_bytes: int = Field(5_000_000, ge=10_000, le=200_000_000)
     max_run_seconds: float = Field(600, gt=0)
     stop_at_known: bool = True  # stop paginating when a list page shows known items

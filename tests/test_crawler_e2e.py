@@ -44,6 +44,15 @@ EXPECTED = {
     ),
     "demo-forum:301-9002": (None, "我们小区也是，服务没变好", "demo-forum:301"),
     "demo-forum:301-9003": (None, "可以向街道和住建部门反映", "demo-forum:301"),
+    "demo-forum:302": (
+        "华山湖边晚上广场舞音响太大",
+        "每天晚上八点到十点，湖边广场舞音响开得很大",
+        None,
+    ),
+    "demo-forum:302-9102": (None, "同感，已经打过12345", "demo-forum:302"),
+    "demo-forum:302-9103": (None, "我们也想小点声", "demo-forum:302"),
+    "demo-forum:302-9104": (None, "街道今天来人了", "demo-forum:302"),  # page 2
+    "demo-forum:302-9105": (None, "今晚确实小多了", "demo-forum:302"),
     "demo-weibo:4990000000000001": (None, "#历城区# 荷花路这段又积水了", None),
     "demo-weibo:4990000000000002": (
         None,

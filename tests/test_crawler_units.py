@@ -162,6 +162,23 @@ def test_discuz_floors_become_posts_linked_to_the_thread(ys, site):
     assert parse_date(out[1]["published_at"]) == datetime(2024, 7, 15, 6, 30, tzinfo=SHANGHAI)
 
 
+def test_discuz_thread_pages_continue_the_same_thread(ys, site):
+    sp = spider(HtmlSpider, ys, "demo-forum")
+    first = list(sp.parse_detail(resp(site, "/forum/thread-302-1-1.html"), native_id="302"))
+    assert [i["native_id"] for i in items(first)] == ["302", "302-9102", "302-9103"]
+    (nxt,) = requests(first)
+    assert nxt.url.endswith("/forum/thread-302-2-1.html") and nxt.cb_kwargs["page_no"] == 2
+    second = list(nxt.callback(resp(site, "/forum/thread-302-2-1.html"), **nxt.cb_kwargs))
+    replies = items(second)
+    assert [i["native_id"] for i in replies] == ["302-9104", "302-9105"]
+    assert [i["parent_native_id"] for i in replies] == ["302", "302"]
+    assert all(i["title"] is None for i in replies) and replies[0]["extra"]["floor"] == 4
+    assert requests(second) == []  # the last page has no next link
+    # a thread that links to itself again (or runs past max_thread_pages) stops
+    again = list(nxt.callback(resp(site, "/forum/thread-302-1-1.html"), **nxt.cb_kwargs))
+    assert requests(again) == []
+
+
 def weibo_search(site, page):
     cid = quote("100103type=1&q=历城", safe="")
     return resp(

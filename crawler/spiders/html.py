@@ -95,7 +95,15 @@ class HtmlSpider(SourceSpider):
             }
         yield self.item(**fields)
 
-    def _floors(self, response: Response, native_id: str | None):
+    def _floors(
+        self,
+        response: Response,
+        native_id: str | None,
+        base: str | None = None,
+        page_no: int = 1,
+        offset: int = 0,
+    ):
+        """Floors of one thread page; later pages (``page_no`` > 1) hold replies only."""
         sel = self.src.selectors
         page = response.selector
         title = first_text(page, sel.title)
@@ -103,8 +111,9 @@ class HtmlSpider(SourceSpider):
         if not floors:
             self.crawler.stats.inc_value("yuqing/errors/no_floors")
             return
-        base = native_id or hashlib.sha1(canonical_url(response.url).encode()).hexdigest()[:16]
-        for n, floor in enumerate(floors, 1):
+        if base is None:
+            base = native_id or hashlib.sha1(canonical_url(response.url).encode()).hexdigest()[:16]
+        for n, floor in enumerate(floors, offset + 1):
             raw_id = first_text(floor, sel.floor_id) if sel.floor_id else None
             digits = re.search(r"\d+", raw_id or "")
             floor_id = digits.group(0) if digits else str(n)
@@ -128,3 +137,21 @@ class HtmlSpider(SourceSpider):
             else:
                 fields["parent_native_id"] = base
             yield self.item(**fields)
+        nxt = first_text(page, sel.floor_next_page) if sel.floor_next_page else None
+        if nxt:
+            url = response.urljoin(nxt)
+            if page_no >= self.src.max_thread_pages:
+                self.crawler.stats.inc_value("yuqing/max_thread_pages_reached")
+            elif url.startswith(("http://", "https://")) and url_key(url) not in self.requested:
+                self.requested.add(url_key(url))  # a page linking back to itself stops here
+                self.crawler.stats.inc_value("yuqing/thread_pages")
+                yield self.detail_request(
+                    url,
+                    self._floors,
+                    cb_kwargs={
+                        "native_id": native_id,
+                        "base": base,
+                        "page_no": page_no + 1,
+                        "offset": offset + len(floors),
+                    },
+                )
