@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from store.base import KEYWORD_FIELDS
+from store.base import KeywordFilters
 
 KEY_FIELDS = (
     "grid_id",
@@ -26,7 +26,6 @@ KEY_FIELDS = (
     "risk",
     "sentiment",
 )
-FILTER_FIELDS = KEYWORD_FIELDS  # a rule filters on exactly what the store can filter on
 SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 LEVELS = ("grid", "community", "street", "district")
@@ -58,20 +57,9 @@ class _S(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RuleFilter(_S):
+class RuleFilter(KeywordFilters):
     """Exactly the store's keyword filters, plus an optional keyword expression."""
 
-    source: list[str] = []
-    source_type: list[str] = []
-    sentiment: list[str] = []
-    category: list[str] = []
-    risk: list[str] = []
-    street: list[str] = []
-    community: list[str] = []
-    grid_id: list[str] = []
-    district: list[str] = []
-    geo_level: list[str] = []
-    event_id: list[str] = []
     query: str | None = Field(
         None, max_length=500, description='keywords: A B (AND), A OR B, NOT A / -A, "phrase"'
     )
@@ -82,9 +70,6 @@ class RuleFilter(_S):
         if isinstance(data, dict):
             data = {k: ([v] if k != "query" and isinstance(v, str) else v) for k, v in data.items()}
         return data
-
-    def keyword_filters(self) -> dict[str, list[str]]:
-        return {f: getattr(self, f) for f in FILTER_FIELDS if getattr(self, f)}
 
 
 class _RuleBase(_S):

@@ -50,11 +50,11 @@ class QueryError(ValueError):
     """The user's query cannot be run as given; the message says why (HTTP 400)."""
 
 
-class Filters(BaseModel):
+class KeywordFilters(BaseModel):
+    """The exact-value filters every backend answers (shared by searches and alert rules)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    since: datetime | None = None
-    until: datetime | None = None
     source: list[str] = []
     source_type: list[str] = []
     sentiment: list[str] = []
@@ -66,6 +66,14 @@ class Filters(BaseModel):
     district: list[str] = []
     geo_level: list[str] = []
     event_id: list[str] = []
+
+    def keyword_filters(self) -> dict[str, list[str]]:
+        return {f: getattr(self, f) for f in KEYWORD_FIELDS if getattr(self, f)}
+
+
+class Filters(KeywordFilters):
+    since: datetime | None = None
+    until: datetime | None = None
     ids: list[str] = []
     exclude_duplicates: bool = False
 
@@ -75,9 +83,6 @@ class Filters(BaseModel):
         if v is not None and v.tzinfo is None:
             v = v.replace(tzinfo=SHANGHAI)
         return v
-
-    def keyword_filters(self) -> dict[str, list[str]]:
-        return {f: getattr(self, f) for f in KEYWORD_FIELDS if getattr(self, f)}
 
 
 class SearchQuery(BaseModel):
