@@ -8,26 +8,24 @@ on first use; without a store (``yuqing analyze``) it starts empty and lives in 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from datetime import UTC, datetime, timedelta
 
 from core.pipeline import Context
 from core.schema import Post
+from enrich.stateful import RebuiltFromStore
 from nlp.dedup import NearDuplicateIndex
-from store.base import Filters
 
 log = logging.getLogger(__name__)
 
 
-class DedupComponent:
+class DedupComponent(RebuiltFromStore):
     name = "dedup"
     version = "minhash-1"
 
     def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx.store)
         cfg = ctx.settings.analysis.dedup
         self.cfg = cfg
-        self.store = ctx.store
         self.index = NearDuplicateIndex(
             threshold=cfg.threshold,
             num_perm=cfg.num_perm,
@@ -35,17 +33,14 @@ class DedupComponent:
             window_s=cfg.window_days * 86400,
             max_posts=cfg.max_posts,
         )
-        self._ready = self.store is None
-        self._lock = threading.Lock()
 
     def rebuild(self) -> int:
         """Load the recent window from the store (oldest first, so originals come first)."""
         if self.store is None:
             return 0
         start = time.perf_counter()
-        since = datetime.now(UTC) - timedelta(days=self.cfg.window_days)
         posts = sorted(
-            self.store.iter_posts(Filters(since=since)), key=lambda p: (p.published_ts, p.id)
+            self.recent_posts(self.cfg.window_days * 86400), key=lambda p: (p.published_ts, p.id)
         )
         for p in posts[-self.cfg.max_posts :]:
             self.index.add(p.id, p.full_text, p.published_ts, p.duplicate_of or p.id)
@@ -55,10 +50,7 @@ class DedupComponent:
         return len(self.index)
 
     def __call__(self, posts: list[Post]) -> list[Post]:
-        with self._lock:
-            if not self._ready:
-                self.rebuild()
-                self._ready = True
+        with self.state():
             for p in sorted(posts, key=lambda x: x.published_ts):
                 original, _ = self.index.check(p.id, p.full_text, p.published_ts)
                 p.duplicate_of = original

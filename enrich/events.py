@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -19,8 +18,8 @@ from pathlib import Path
 
 from core.pipeline import Context
 from core.schema import Post
+from enrich.stateful import RebuiltFromStore
 from nlp.events import EventClusterer, post_features
-from store.base import Filters
 from store.events import Event, EventQuery
 
 log = logging.getLogger(__name__)
@@ -47,14 +46,14 @@ def street_names() -> dict[str, str]:
     return out
 
 
-class EventsComponent:
+class EventsComponent(RebuiltFromStore):
     name = "events"
     version = "events-1"
 
     def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx.store)
         cfg = ctx.settings.analysis.events
         self.cfg = cfg
-        self.store = ctx.store
         self.clusterer = EventClusterer(
             window_s=cfg.window_hours * 3600,
             threshold=cfg.threshold,
@@ -68,8 +67,6 @@ class EventsComponent:
         )
         if self.store is not None and not self.persist:
             log.warning("store %s cannot keep events: events live in memory only", self.store)
-        self._ready = self.store is None
-        self._lock = threading.Lock()
 
     def rebuild(self) -> int:
         """Re-open the events active within the window and re-learn term frequencies."""
@@ -78,7 +75,7 @@ class EventsComponent:
         start = time.perf_counter()
         since = datetime.now(UTC) - timedelta(hours=self.cfg.window_hours)
         members: dict[str, list[str]] = {}
-        for p in self.store.iter_posts(Filters(since=since)):
+        for p in self.recent_posts(self.cfg.window_hours * 3600):
             self.clusterer.observe_terms(post_features(p).terms)
             if p.event_id:
                 members.setdefault(p.event_id, []).append(p.id)
@@ -104,10 +101,7 @@ class EventsComponent:
         if not posts:
             return posts
         changed: dict[str, Event] = {}
-        with self._lock:
-            if not self._ready:
-                self.rebuild()
-                self._ready = True
+        with self.state():
             streets = street_names()
             for p in sorted(posts, key=lambda x: x.published_ts):
                 ev, dirty = self.clusterer.assign(post_features(p, streets))
