@@ -276,7 +276,8 @@ class SqliteStore(SqliteEventsMixin):
                 continue
             ts, grid, sentiment, rowid, _, body, old_grids = old
             _rollup_add(rollup, ts, grid, sentiment, -1)
-            fts_deletes.append((rowid, body))
+            if body is not None:  # a record lost by an old crash has no index entry to remove
+                fts_deletes.append((rowid, body))
             grid_deletes.extend((g, rowid) for g in old_grids)
             if ts != row[3]:  # moved in time: it needs a rowid in its new second
                 moved.append((rowid,))
@@ -298,7 +299,7 @@ class SqliteStore(SqliteEventsMixin):
                 doc_rows.append((doc_seq, row[18], row[19]))
             else:
                 doc_seq = old[4]
-                doc_updates.append((row[18], row[19], doc_seq))
+                doc_updates.append((doc_seq, row[18], row[19]))
             rowid = old[3] if old is not None and old[0] == row[3] else new_rowids[row[0]]
             post_rows.append((rowid, *row[:18], doc_seq))
             fts_rows.append((rowid, row[19]))
@@ -310,7 +311,11 @@ class SqliteStore(SqliteEventsMixin):
         fts_rows.sort()
         grid_rows.sort()
         conn.executemany("INSERT INTO post_docs(seq, doc, body) VALUES (?,?,?)", doc_rows)
-        conn.executemany("UPDATE post_docs SET doc=?, body=? WHERE seq=?", doc_updates)
+        conn.executemany(
+            "INSERT INTO post_docs(seq, doc, body) VALUES (?,?,?) "
+            "ON CONFLICT(seq) DO UPDATE SET doc=excluded.doc, body=excluded.body",
+            doc_updates,
+        )
         conn.executemany(
             """INSERT INTO posts (rowid, id, source, source_type, published_at, fetched_at,
                  engagement, sentiment, category, risk, grid_id, community, street, district,
@@ -351,7 +356,7 @@ class SqliteStore(SqliteEventsMixin):
             chunk = ids[i : i + 500]
             for r in conn.execute(
                 "SELECT p.id, p.published_at, p.grid_id, p.sentiment, p.rowid, p.doc_seq, d.body "
-                "FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
+                "FROM posts p LEFT JOIN post_docs d ON d.seq = p.doc_seq "
                 f"WHERE p.id IN ({','.join('?' * len(chunk))})",
                 chunk,
             ):

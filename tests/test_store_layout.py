@@ -174,3 +174,13 @@ def test_checkpoints_run_off_the_writer_and_stop_on_close(tmp_path):
     again = SqliteStore(tmp_path / "s.db")
     assert again.count(Filters()) == 500
     again.close()
+
+
+def test_a_post_whose_record_went_missing_is_restored_by_the_next_upsert(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    store.upsert([_post(1, "排水管道堵塞")])
+    store.conn.execute("DELETE FROM post_docs")  # as if lost: the row of posts remains
+    assert store.get("L:1") is None
+    store.upsert([_post(1, "排水管道已疏通")])
+    assert store.get("L:1").text == "排水管道已疏通"
+    assert _ids(store, "疏通") == {"L:1"} and store.count(Filters()) == 1
