@@ -144,6 +144,7 @@ class SentimentModel:
         max_chunks: int = 8,
         threads: int | None = None,
         quantize: bool = True,
+        companion: bool = True,
     ) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -174,6 +175,21 @@ class SentimentModel:
         if sorted(self.labels) != sorted(LABELS):
             raise ModelError(f"{self.dir}: labels {self.labels} are not {list(LABELS)}")
         self._lock = threading.Lock()
+        # the TF-IDF companion whose probabilities are averaged in (nlp.sentiment_companion)
+        self.companion = None
+        self.companion_weight = 1.0
+        if companion and self.meta.get("companion"):
+            from nlp.sentiment_companion import Companion
+
+            try:
+                self.companion = Companion.load(self.dir)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelError(f"cannot load the companion of {self.dir}: {exc}") from None
+            if self.companion is None:
+                raise ModelError(f"{self.dir}: metadata names a companion but its file is missing")
+            self.companion_weight = float(self.meta["companion"].get("weight_transformer", 0.5))
+            if list(self.labels) != list(LABELS):
+                raise ModelError(f"{self.dir}: a companion needs labels in {list(LABELS)} order")
 
     # -- tokenisation --------------------------------------------------------------------
     def _chunks(self, texts: Sequence[str]) -> list[list[list[int]]]:
@@ -219,6 +235,10 @@ class SentimentModel:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         probs = softmax_rows(self.logits(texts), self.temperature)
+        if self.companion is not None and len(texts):
+            w = self.companion_weight
+            other = torch.from_numpy(self.companion.proba(list(texts))).float()
+            probs = w * probs + (1 - w) * other
         preds = []
         for row in probs.tolist():
             best = max(range(len(row)), key=row.__getitem__)

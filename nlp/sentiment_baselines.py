@@ -173,12 +173,17 @@ def compare(
         tf.fit(train, dev)
         methods.append(("tfidf", tf))
     rows = []
-    for quantize in (True, False):
+    for quantize, companion in ((True, True), (False, True), (True, False), (False, False)):
         evals = {
-            split: evaluate(model_dir, p, quantize=quantize) for split, p in eval_paths.items()
+            split: evaluate(model_dir, p, quantize=quantize, companion=companion)
+            for split, p in eval_paths.items()
         }
         version = next(iter(evals.values()))["model_version"]
-        form = "int8, as served" if quantize else "float32"
+        form = ("int8" if quantize else "float32") + (
+            " + TF-IDF companion (0.5)" if companion else ", transformer alone"
+        )
+        if quantize and companion:
+            form += ", as served"
         rows.append({"name": f"char-BERT-mini fine-tuned (`{version}`, {form})", **evals})
     for _, method in methods:
         row: dict[str, Any] = {"name": method.name}

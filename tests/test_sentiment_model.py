@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,6 +83,28 @@ def test_tiny_model_trains_and_writes_everything(model_root: Path):
     meta = json.loads((d / "yuqing_model.json").read_text())
     assert meta["temperature"] > 0 and meta["labels"] == list(LABELS)
     assert "Intended use" in (d / "README.md").read_text()
+    # the TF-IDF companion is fitted with the model and named in its metadata and card
+    assert (d / "companion.npz").exists() and meta["companion"]["weight_transformer"] == 0.5
+    assert "test_transformer_only" not in metrics  # no test file given to the tiny run
+    assert "companion" in (d / "README.md").read_text()
+
+
+def test_companion_is_averaged_in_and_a_missing_file_is_a_clear_error(
+    model_root: Path, tmp_path: Path
+):
+    texts = ["洪家楼物业太差了投诉无门", "请问社保卡在哪里办理", "感谢师傅及时处理"]
+    both = SentimentModel(model_root)
+    alone = SentimentModel(model_root, companion=False)
+    assert both.companion is not None and alone.companion is None
+    pb, pa = both.predict(texts), alone.predict(texts)
+    assert [p.probs for p in pb] != [p.probs for p in pa]
+    for p in pb:
+        assert abs(sum(p.probs.values()) - 1) < 1e-3
+    broken = tmp_path / "broken"
+    shutil.copytree(model_root / "v1", broken)
+    (broken / "companion.npz").unlink()
+    with pytest.raises(ModelError, match="companion"):
+        SentimentModel(broken)
 
 
 def test_load_resolves_current_and_predicts_calibrated_probs(model_root: Path):
