@@ -118,6 +118,11 @@ class Selectors(Section):
 
     item_links: str
     next_page: str | None = None
+    # forum lists: each row's reply count (the row is the element around an item link that
+    # matches ``item_row``); a stored thread whose count changed is read again for new floors
+    item_row: str | None = None
+    row_link: str | None = None  # the item link inside a row
+    row_replies: str | None = None
     title: str | None = None
     body: str | None = None
     date: str | None = None

@@ -27,6 +27,11 @@ def url_key(url: str) -> str:
     return "url:" + canonical_url(url)
 
 
+def replies_key(native_id: str, replies: int) -> str:
+    """Marks a thread as stored with this many replies (a different count means new floors)."""
+    return f"replies:{native_id}:{replies}"
+
+
 def id_key(native_id: str) -> str:
     return "id:" + str(native_id)
 

@@ -179,6 +179,30 @@ def test_discuz_thread_pages_continue_the_same_thread(ys, site):
     assert requests(again) == []
 
 
+def test_stored_thread_is_read_again_when_its_reply_count_changes(ys, site):
+    from crawler.seen import id_key, replies_key, url_key
+
+    sp = spider(HtmlSpider, ys, "demo-forum")
+    thread = BASE + "/forum/thread-301-1-1.html"
+    # a first read stores the thread post with its reply count as a seen key
+    first = items(sp.parse_detail(resp(site, "/forum/thread-301-1-1.html"), native_id="301"))
+    assert replies_key("301", 2) in first[0]["_seen_keys"]
+    sp.seen.add("demo-forum", [url_key(thread), id_key("301"), replies_key("301", 1)])
+    sp.seen.add("demo-forum", [id_key("301-9002")])  # one reply was stored before
+    out = list(sp.parse_list(resp(site, "/forum/forum-2-1.html")))
+    urls = [r.url for r in requests(out)]
+    assert urls.count(thread) == 1  # the list shows 2 replies, 1 was stored: read it again
+    again = next(r for r in requests(out) if r.url == thread)
+    assert again.dont_filter
+    floors = items(again.callback(resp(site, "/forum/thread-301-1-1.html"), **again.cb_kwargs))
+    assert [i["native_id"] for i in floors] == ["301", "301-9003"]  # the known floor is skipped
+    # once the current count is stored, the thread is left alone
+    sp2 = spider(HtmlSpider, ys, "demo-forum")
+    sp2.seen.add("demo-forum", [replies_key("301", 2)])
+    out2 = list(sp2.parse_list(resp(site, "/forum/forum-2-1.html")))
+    assert thread not in [r.url for r in requests(out2)]
+
+
 def weibo_search(site, page):
     cid = quote("100103type=1&q=历城", safe="")
     return resp(

@@ -13,8 +13,9 @@ import re
 from scrapy.http import Response
 
 from core.schema import canonical_url
+from crawler.dates import parse_count
 from crawler.extract import all_values, first_text, main_text, page_date, select
-from crawler.seen import id_key, url_key
+from crawler.seen import id_key, replies_key, url_key
 from crawler.spiders.base import SourceSpider
 
 
@@ -45,11 +46,16 @@ class HtmlSpider(SourceSpider):
             self.crawler.stats.inc_value("yuqing/errors/empty_list")
             return
         self.list_ok()
+        replies = self._row_replies(response)
         known = 0
         for url in links:
             nid = self.native_id(url)
             keys = [url_key(url)] + ([id_key(nid)] if nid else [])
             state = self.claim(*keys)
+            if state == "seen" and url in replies:
+                refresh = self._refresh(url, nid, replies[url])
+                if refresh is not None:
+                    yield refresh
             if state != "new":
                 known += state == "seen"
                 continue
@@ -62,6 +68,36 @@ class HtmlSpider(SourceSpider):
             req = self.list_request(response.urljoin(nxt), self.parse_list)
             if req is not None:
                 yield req
+
+    def _row_replies(self, response: Response) -> dict[str, int]:
+        """Reply count per item URL, from list rows (forums), when the source names them."""
+        sel = self.src.selectors
+        if not (sel.item_row and sel.row_link and sel.row_replies):
+            return {}
+        out = {}
+        for row in select(response.selector, sel.item_row):
+            href, n = first_text(row, sel.row_link), first_text(row, sel.row_replies)
+            if href and n is not None:
+                out[response.urljoin(href)] = parse_count(n)
+        return out
+
+    def _refresh(self, url: str, nid: str | None, replies: int):
+        """A stored thread whose reply count changed is read again: known floors are skipped,
+        new ones become posts, and the thread post itself is updated (its reply count)."""
+        if (
+            self.is_known(replies_key(_thread_id(url, nid), replies))
+            or url_key(url) in self.requested
+        ):
+            return None
+        if self.details >= self.src.max_items:
+            self.crawler.stats.inc_value("yuqing/skipped_max_items")
+            return None
+        self.details += 1
+        self.requested.add(url_key(url))
+        self.crawler.stats.inc_value("yuqing/thread_refresh")
+        return self.detail_request(
+            url, self.parse_detail, cb_kwargs={"native_id": nid}, dont_filter=True
+        )
 
     def parse_detail(self, response: Response, native_id: str | None = None):
         sel = self.src.selectors
@@ -112,7 +148,7 @@ class HtmlSpider(SourceSpider):
             self.crawler.stats.inc_value("yuqing/errors/no_floors")
             return
         if base is None:
-            base = native_id or hashlib.sha1(canonical_url(response.url).encode()).hexdigest()[:16]
+            base = _thread_id(response.url, native_id)
         for n, floor in enumerate(floors, offset + 1):
             raw_id = first_text(floor, sel.floor_id) if sel.floor_id else None
             digits = re.search(r"\d+", raw_id or "")
@@ -132,6 +168,8 @@ class HtmlSpider(SourceSpider):
             if n == 1:
                 if sel.replies:
                     fields["comments"] = first_text(page, sel.replies)
+                    if fields["comments"] is not None:  # read again when the count changes
+                        fields["seen_also"] = [replies_key(base, parse_count(fields["comments"]))]
                 if sel.views:
                     fields["views"] = first_text(page, sel.views)
             else:
@@ -155,3 +193,7 @@ class HtmlSpider(SourceSpider):
                         "offset": offset + len(floors),
                     },
                 )
+
+
+def _thread_id(url: str, native_id: str | None) -> str:
+    return native_id or hashlib.sha1(canonical_url(url).encode()).hexdigest()[:16]
