@@ -49,7 +49,7 @@ from store.sqlite_schema import ensure_schema
 # ``post_docs`` in arrival order instead, where inserts append. The full-text index is
 # contentless: ``post_docs.body`` keeps the tokens it was given, which is what deleting an
 # entry needs, so the text is not stored a third time.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
   rowid INTEGER PRIMARY KEY,
@@ -82,12 +82,11 @@ CREATE TABLE IF NOT EXISTS post_grids (
 CREATE TABLE IF NOT EXISTS rollup_hour (
   hour INTEGER NOT NULL,
   grid_id TEXT NOT NULL,
-  category TEXT NOT NULL,
   n INTEGER NOT NULL,
   negative INTEGER NOT NULL,
   neutral INTEGER NOT NULL,
   positive INTEGER NOT NULL,
-  PRIMARY KEY (hour, grid_id, category)
+  PRIMARY KEY (hour, grid_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_gen (
   hour INTEGER PRIMARY KEY,
@@ -101,24 +100,19 @@ CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(
 _COLUMN_FOR = {f: f for f in KEYWORD_FIELDS}
 
 
-# One rollup row per hour, grid and category ('' = none) with the count of each sentiment in
-# columns (n minus the three labels is "not scored"): grid × hour, category × hour and the
-# per-grid or per-category alert windows ("wage complaints spiking in a grid") read it instead
-# of the posts.
+# One rollup row per hour and grid ('' = no grid) with the count of each sentiment in columns:
+# a grid × hour read is one row per cell, and n minus the three labels is "not scored".
 SENTIMENTS = ("negative", "neutral", "positive")
 
 
 def _rollup_add(
-    rollup: dict[tuple[int, str, str], list[int]],
+    rollup: dict[tuple[int, str], list[int]],
     published_at: int,
     grid_id: str | None,
-    category: str | None,
     sentiment: str | None,
     sign: int,
 ) -> None:
-    cell = rollup.setdefault(
-        (published_at // 3600 * 3600, grid_id or "", category or ""), [0, 0, 0, 0]
-    )
+    cell = rollup.setdefault((published_at // 3600 * 3600, grid_id or ""), [0, 0, 0, 0])
     cell[0] += sign
     if sentiment in SENTIMENTS:
         cell[1 + SENTIMENTS.index(sentiment)] += sign
@@ -133,8 +127,7 @@ def _sentiment_sum(labels: list[str] | None) -> str:
 
 
 # Filters the hourly rollup can answer exactly (the rest of a query goes to the posts table).
-_ROLLUP_FIELDS = {"sentiment", "category"}
-_ROLLUP_KEYS = ("grid_id", "category")  # splits and breakdowns the rollup answers
+_ROLLUP_FIELDS = {"sentiment"}
 
 
 ROWID_SLOTS = 65_536  # posts per second of publication time (see SqliteStore._assign_rowids)
@@ -197,10 +190,10 @@ class SqliteStore(SqliteEventsMixin):
             return
         with self._write_lock, Tx(conn):
             conn.execute(
-                "INSERT INTO rollup_hour(hour, grid_id, category, n, negative, neutral, positive) "
-                "SELECT published_at / 3600 * 3600, COALESCE(grid_id, ''), COALESCE(category, ''), "
-                "COUNT(*), SUM(sentiment IS 'negative'), SUM(sentiment IS 'neutral'), "
-                "SUM(sentiment IS 'positive') FROM posts GROUP BY 1, 2, 3"
+                "INSERT INTO rollup_hour(hour, grid_id, n, negative, neutral, positive) "
+                "SELECT published_at / 3600 * 3600, COALESCE(grid_id, ''), COUNT(*), "
+                "SUM(sentiment IS 'negative'), SUM(sentiment IS 'neutral'), "
+                "SUM(sentiment IS 'positive') FROM posts GROUP BY 1, 2"
             )
             conn.execute(
                 "INSERT OR REPLACE INTO rollup_gen(hour, gen) SELECT DISTINCT hour, 1 FROM rollup_hour"
@@ -275,14 +268,14 @@ class SqliteStore(SqliteEventsMixin):
     def _write(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         # rows that already exist: their old index entries and rollup counts go first
         existing = self._existing(conn, [r[0] for r in rows])
-        rollup: dict[tuple[int, str, str], list[int]] = {}
+        rollup: dict[tuple[int, str], list[int]] = {}
         fts_deletes, grid_deletes, moved = [], [], []
         for row in rows:
             old = existing.get(row[0])
             if old is None:
                 continue
-            ts, grid, sentiment, rowid, _, body, old_grids, category = old
-            _rollup_add(rollup, ts, grid, category, sentiment, -1)
+            ts, grid, sentiment, rowid, _, body, old_grids = old
+            _rollup_add(rollup, ts, grid, sentiment, -1)
             if body is not None:  # a record lost by an old crash has no index entry to remove
                 fts_deletes.append((rowid, body))
             grid_deletes.extend((g, rowid) for g in old_grids)
@@ -311,7 +304,7 @@ class SqliteStore(SqliteEventsMixin):
             post_rows.append((rowid, *row[:18], doc_seq))
             fts_rows.append((rowid, row[19]))
             grid_rows.extend((gid, rowid) for gid in row[20])
-            _rollup_add(rollup, row[3], row[9], row[7], row[6], 1)
+            _rollup_add(rollup, row[3], row[9], row[6], 1)
         # in key order: neighbouring inserts then share B-tree pages (about twice as fast for
         # the full-text index, whose document sizes are keyed by rowid)
         post_rows.sort(key=lambda r: r[0])
@@ -342,9 +335,8 @@ class SqliteStore(SqliteEventsMixin):
         conn.executemany("INSERT INTO post_grids(grid_id, post_rowid) VALUES (?,?)", grid_rows)
         changed = sorted((*k, *v) for k, v in rollup.items() if any(v))
         conn.executemany(
-            "INSERT INTO rollup_hour(hour, grid_id, category, n, negative, neutral, positive) "
-            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(hour, grid_id, category) DO UPDATE SET "
-            "n = n + excluded.n, "
+            "INSERT INTO rollup_hour(hour, grid_id, n, negative, neutral, positive) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(hour, grid_id) DO UPDATE SET n = n + excluded.n, "
             "negative = negative + excluded.negative, neutral = neutral + excluded.neutral, "
             "positive = positive + excluded.positive",
             changed,
@@ -358,18 +350,17 @@ class SqliteStore(SqliteEventsMixin):
 
     @staticmethod
     def _existing(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple]:
-        """id -> (published_at, grid_id, sentiment, rowid, doc_seq, indexed body, grid ids,
-        category)."""
+        """id -> (published_at, grid_id, sentiment, rowid, doc_seq, indexed body, grid ids)."""
         out: dict[str, tuple] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             for r in conn.execute(
-                "SELECT p.id, p.published_at, p.grid_id, p.sentiment, p.rowid, p.doc_seq, d.body, "
-                "p.category FROM posts p LEFT JOIN post_docs d ON d.seq = p.doc_seq "
+                "SELECT p.id, p.published_at, p.grid_id, p.sentiment, p.rowid, p.doc_seq, d.body "
+                "FROM posts p LEFT JOIN post_docs d ON d.seq = p.doc_seq "
                 f"WHERE p.id IN ({','.join('?' * len(chunk))})",
                 chunk,
             ):
-                out[r[0]] = (r[1], r[2], r[3], r[4], r[5], r[6], [], r[7])
+                out[r[0]] = (*tuple(r)[1:], [])
         if out:
             by_rowid = {v[3]: v[6] for v in out.values()}
             keys = list(by_rowid)
@@ -638,11 +629,7 @@ class SqliteStore(SqliteEventsMixin):
             return []
         size = 3600 if interval == "hour" else 86400
         off = tz_offset_seconds()
-        if (
-            parsed is None
-            and split in (None, "sentiment", *_ROLLUP_KEYS)
-            and self._rollup_ok(filters)
-        ):
+        if parsed is None and split in (None, "grid_id", "sentiment") and self._rollup_ok(filters):
             return self._timeline_rollup(filters, size, off, split)
         where, params, use_fts = self._where(filters, parsed)
         bucket = f"((p.published_at + {off}) / {size}) * {size} - {off}"
@@ -692,9 +679,6 @@ class SqliteStore(SqliteEventsMixin):
         if h1 is not None:
             clauses.append("hour < ?")
             params.append(h1)
-        if filters.category:
-            clauses.append(f"category IN ({','.join('?' * len(filters.category))})")
-            params.extend(filters.category)
         head = tail = None
         if h0 is not None and h0 != since:
             head = filters.model_copy(update={"until": datetime.fromtimestamp(h0, UTC)})
@@ -719,9 +703,8 @@ class SqliteStore(SqliteEventsMixin):
             # one JSON object per hour, parsed in C: building ~200,000 cells row by row in
             # Python was most of a first read's time
             for h, total, cells in conn.execute(
-                "SELECT hour, SUM(n), json_group_object(grid_id, n) FROM (SELECT hour, grid_id, "
-                f"SUM(n) AS n FROM rollup_hour WHERE hour IN ({','.join('?' * len(chunk))}) "
-                "GROUP BY hour, grid_id HAVING SUM(n) > 0) GROUP BY hour",
+                "SELECT hour, SUM(n), json_group_object(grid_id, n) FROM rollup_hour "
+                f"WHERE hour IN ({','.join('?' * len(chunk))}) AND n > 0 GROUP BY hour",
                 chunk,
             ):
                 by = json.loads(cells)
@@ -745,7 +728,6 @@ class SqliteStore(SqliteEventsMixin):
             size == 3600
             and split == "grid_id"
             and not filters.sentiment
-            and not filters.category
             and filters.since
             and parts
         ):
@@ -762,8 +744,8 @@ class SqliteStore(SqliteEventsMixin):
             cols = ", ".join(f"SUM({x})" for x in labels)
             select = f"hour, SUM({n_sql}), {cols}" if labels else f"hour, SUM({n_sql})"
             group = "GROUP BY hour"
-        elif split in _ROLLUP_KEYS:
-            select, group = f"hour, {split}, SUM({n_sql})", f"GROUP BY hour, {split}"
+        elif split == "grid_id":  # one row per cell: no grouping needed
+            select, group = f"hour, grid_id, {n_sql}", ""
         else:
             select, group = f"hour, SUM({n_sql})", "GROUP BY hour"
         for where, params in parts:
@@ -785,7 +767,7 @@ class SqliteStore(SqliteEventsMixin):
                         scored += n
                     if not filters.sentiment:
                         bucket[""] += row[1] - scored
-                elif split in _ROLLUP_KEYS:
+                elif split == "grid_id":
                     bucket[row[1]] += row[2]
                 else:
                     bucket[""] += row[1]
@@ -859,7 +841,7 @@ class SqliteStore(SqliteEventsMixin):
         parsed = self._parse(q)
         if self._no_match(parsed, q):
             return []
-        if parsed is None and field in _ROLLUP_KEYS and self._rollup_ok(filters):
+        if parsed is None and field == "grid_id" and self._rollup_ok(filters):
             return self._breakdown_rollup(filters, field, size)
         where, params, use_fts = self._where(filters, parsed)
         rows = (

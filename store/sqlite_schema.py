@@ -46,9 +46,6 @@ def ensure_schema(conn: sqlite3.Connection, schema: str, version: int) -> None:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(posts)")}
         if "doc" in columns:
             _rename_v1(conn)
-        elif found == 2:  # version 3 added the category to the rollup: rebuilt from posts on open
-            conn.execute("DROP TABLE IF EXISTS rollup_hour")
-            conn.execute("DROP TABLE IF EXISTS rollup_gen")
         for statement in schema.split(";"):
             if statement.strip():
                 conn.execute(statement)

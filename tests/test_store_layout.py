@@ -102,7 +102,7 @@ def test_first_release_database_is_upgraded_in_place(tmp_path):
     ]
     _write_v1(path, old)
     store = SqliteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert _ids(store, "物业") == {"L:1", "L:3"}
     assert _ids(store, grid_id=["S-school"]) == {"L:1"}
     assert store.get("L:2").text == old[1].text
@@ -120,26 +120,6 @@ def test_first_release_database_is_upgraded_in_place(tmp_path):
     # opening again is a no-op
     again = SqliteStore(path)
     assert again.count(Filters()) == 3
-    again.close()
-
-
-def test_version_2_rollup_is_rebuilt_with_categories(tmp_path):
-    path = tmp_path / "v2.db"
-    store = SqliteStore(path)
-    store.upsert([_post(1, "拖欠工资", category={"label": "wages"}), _post(2, "电梯坏了")])
-    store.close()
-    conn = sqlite3.connect(path)  # as version 2 left it: no category in the rollup
-    conn.executescript(
-        "DROP TABLE rollup_hour; CREATE TABLE rollup_hour (hour INTEGER NOT NULL, grid_id TEXT "
-        "NOT NULL, n INTEGER NOT NULL, negative INTEGER NOT NULL, neutral INTEGER NOT NULL, "
-        "positive INTEGER NOT NULL, PRIMARY KEY (hour, grid_id)) WITHOUT ROWID; "
-        "PRAGMA user_version=2;"
-    )
-    conn.close()
-    again = SqliteStore(path)
-    week = Filters(since=NOW - timedelta(days=7))
-    assert [b.key for b in again.breakdown(week, "category")] == ["wages"]
-    assert sum(b.count for b in again.timeline(week, interval="day")) == 2
     again.close()
 
 

@@ -28,11 +28,6 @@ def _posts(rnd: random.Random, n: int, offset: int = 0) -> list[Post]:
                     else None  # not scored: counted in totals, "unknown" when split
                 ),
                 geo={"grid_id": rnd.choice(["G1", "G2", "G3", None]), "level": "grid"},
-                category=(
-                    {"label": rnd.choice(["wages", "property", "noise"])}
-                    if rnd.random() < 0.85
-                    else None
-                ),
             )
         )
     return out
@@ -61,7 +56,6 @@ def test_rollup_matches_posts_table(tmp_path):
     ]
     store.upsert(moved)
     store.upsert([_with(p, sentiment={"label": "negative", "score": 1}) for p in posts[100:200]])
-    store.upsert([_with(p, category={"label": "noise"}) for p in posts[200:260]])  # re-categorised
     windows = [
         Filters(),
         Filters(since=NOW - timedelta(days=7, minutes=13), until=NOW - timedelta(minutes=41)),
@@ -72,20 +66,17 @@ def test_rollup_matches_posts_table(tmp_path):
         Filters(since=NOW - timedelta(days=3), sentiment=["negative"]),
         Filters(since=NOW - timedelta(days=2, minutes=7), sentiment=["negative", "positive"]),
         Filters(sentiment=["neutral"], until=NOW - timedelta(hours=30, minutes=5)),
-        Filters(since=NOW - timedelta(days=4, minutes=3), category=["wages"]),
-        Filters(category=["property", "noise"], sentiment=["negative"]),
     ]
     for f in windows:
         for interval in ("hour", "day"):
-            for split in (None, "grid_id", "sentiment", "category"):
+            for split in (None, "grid_id", "sentiment"):
                 fast, slow = _both(store, f, interval=interval, split=split)
                 assert fast == slow, (f, interval, split)
-        for field in ("grid_id", "category"):
-            fast = store.breakdown(f, field, size=10)
-            slow = store.breakdown(
-                f.model_copy(update={"exclude_duplicates": True}), field, size=10
-            )
-            assert fast == slow, (f, field)
+        fast = store.breakdown(f, "grid_id", size=10)
+        slow = store.breakdown(
+            f.model_copy(update={"exclude_duplicates": True}), "grid_id", size=10
+        )
+        assert fast == slow
     store.close()
 
 
