@@ -130,6 +130,9 @@ def _sentiment_sum(labels: list[str] | None) -> str:
 _ROLLUP_FIELDS = {"sentiment"}
 
 
+# a post with its record (the record lives in post_docs since schema 2)
+_POSTS_WITH_DOC = "posts p JOIN post_docs d ON d.seq = p.doc_seq"
+
 ROWID_SLOTS = 65_536  # posts per second of publication time (see SqliteStore._assign_rowids)
 
 
@@ -368,7 +371,7 @@ class SqliteStore(SqliteEventsMixin):
                 chunk = keys[i : i + 500]
                 # the grid index is keyed by grid first: find a post's rows through its record
                 for rowid, gid in conn.execute(
-                    "SELECT p.rowid, g.value FROM posts p JOIN post_docs d ON d.seq = p.doc_seq, "
+                    f"SELECT p.rowid, g.value FROM {_POSTS_WITH_DOC}, "
                     "json_each(d.doc, '$.geo.special_grid_ids') g "
                     f"WHERE p.rowid IN ({','.join('?' * len(chunk))})",
                     chunk,
@@ -417,22 +420,15 @@ class SqliteStore(SqliteEventsMixin):
 
     # ---- reads ------------------------------------------------------------------------------
     def get(self, post_id: str) -> Post | None:
-        row = (
-            self._conn()
-            .execute(
-                "SELECT d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq WHERE p.id=?",
-                (post_id,),
-            )
-            .fetchone()
-        )
-        return Post.model_validate_json(row[0]) if row else None
+        found = self.get_many([post_id])
+        return found[0] if found else None
 
     def get_many(self, ids: list[str]) -> list[Post]:
         out: list[Post] = []
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             q = (
-                "SELECT p.id, d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
+                f"SELECT p.id, d.doc FROM {_POSTS_WITH_DOC} "
                 f"WHERE p.id IN ({','.join('?' * len(chunk))})"
             )
             found = {r[0]: r[1] for r in self._conn().execute(q, chunk)}
@@ -454,10 +450,15 @@ class SqliteStore(SqliteEventsMixin):
 
     def scan_after(self, rowid: int, limit: int) -> list[tuple[int, Post]]:
         """Posts in rowid (publication time) order after ``rowid``: resumable full copies."""
+        return self._page_after("1", [], rowid, limit)
+
+    def _page_after(
+        self, where: str, params: list[Any], rowid: int, limit: int
+    ) -> list[tuple[int, Post]]:
         rows = self._conn().execute(
-            "SELECT p.rowid, d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
-            "WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?",
-            (rowid, limit),
+            f"SELECT p.rowid, d.doc FROM {_POSTS_WITH_DOC} "
+            f"WHERE {where} AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
+            [*params, rowid, limit],
         )
         return [(r[0], Post.model_validate_json(r[1])) for r in rows]
 
@@ -879,21 +880,10 @@ class SqliteStore(SqliteEventsMixin):
     def iter_posts(self, filters: Filters, batch_size: int = 1000) -> Iterator[Post]:
         where, params, use_fts = self._where(filters, None)
         last = 0
-        while True:
-            rows = (
-                self._conn()
-                .execute(
-                    f"SELECT p.rowid, d.doc FROM posts p JOIN post_docs d ON d.seq = p.doc_seq "
-                    f"WHERE {where} AND p.rowid > ? ORDER BY p.rowid LIMIT ?",
-                    params + [last, batch_size],
-                )
-                .fetchall()
-            )
-            if not rows:
-                return
-            for r in rows:
-                yield Post.model_validate_json(r["doc"])
-            last = rows[-1]["rowid"]
+        while rows := self._page_after(where, params, last, batch_size):
+            for _, post in rows:
+                yield post
+            last = rows[-1][0]
 
     def info(self) -> dict[str, Any]:
         conn = self._conn()
