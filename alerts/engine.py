@@ -334,61 +334,53 @@ class Engine:
         return n
 
     def revisit_reminders(self, now: float) -> int:
-        conn = self.conn
-        rows = conn.execute(
-            "SELECT id FROM alerts WHERE status='resolved' AND revisit_at IS NOT NULL AND revisit_at<=? AND revisit_notified=0",
-            (now,),
-        ).fetchall()
-        for r in rows:
-            with Tx(conn):
-                conn.execute(
-                    "UPDATE alerts SET revisit_notified=1 WHERE id=? AND revisit_notified=0",
-                    (r["id"],),
-                )
-                event(conn, r["id"], "system", "revisit_due", "已到回访时间", None, now)
-                notify.enqueue(
-                    conn,
-                    self.cfg,
-                    self.routes(),
-                    self.contacts(),
-                    get(conn, r["id"]),
-                    "revisit",
-                    1,
-                    now,
-                )
-        return len(rows)
+        """Resolved alerts whose follow-up visit is due: remind once."""
+        return self._remind_once(
+            now, "resolved", "revisit_at", "revisit_notified", "revisit_due", "revisit",
+            lambda row: ("已到回访时间", None),
+        )  # fmt: skip
 
     def deadline_reminders(self, now: float) -> int:
         """Dispatched alerts past their deadline and not resolved: remind once per deadline."""
+        return self._remind_once(
+            now, "dispatched", "deadline", "deadline_notified", "deadline_overdue", "overdue",
+            lambda row: (
+                f"处置时限（{fmt_time(row['deadline'])}）已到，{row['assignee'] or '承办人'}尚未办结",
+                {"deadline": row["deadline"], "assignee": row["assignee"]},
+            ),
+        )  # fmt: skip
+
+    def _remind_once(
+        self,
+        now: float,
+        status: str,
+        due_col: str,
+        flag_col: str,
+        action: str,
+        reason: str,
+        describe: Callable[[sqlite3.Row], tuple[str, dict[str, Any] | None]],
+    ) -> int:
+        """Alerts in ``status`` whose ``due_col`` time has come and whose ``flag_col`` is unset:
+        set the flag, record ``action`` and queue a ``reason`` notification, once each."""
         conn = self.conn
         rows = conn.execute(
-            "SELECT id FROM alerts WHERE status='dispatched' AND deadline IS NOT NULL "
-            "AND deadline<=? AND deadline_notified=0",
-            (now,),
+            f"SELECT id FROM alerts WHERE status=? AND {due_col} IS NOT NULL AND {due_col}<=? "
+            f"AND {flag_col}=0",
+            (status, now),
         ).fetchall()
         n = 0
         for r in rows:
             with Tx(conn):
                 cur = conn.execute(
-                    "UPDATE alerts SET deadline_notified=1 WHERE id=? AND status='dispatched' "
-                    "AND deadline_notified=0",
-                    (r["id"],),
+                    f"UPDATE alerts SET {flag_col}=1 WHERE id=? AND status=? AND {flag_col}=0",
+                    (r["id"], status),
                 )
                 if not cur.rowcount:
-                    continue  # resolved or re-dispatched meanwhile
+                    continue  # changed meanwhile (resolved, re-dispatched, revisited)
                 row = get(conn, r["id"])
-                event(
-                    conn,
-                    r["id"],
-                    "system",
-                    "deadline_overdue",
-                    f"处置时限（{fmt_time(row['deadline'])}）已到，{row['assignee'] or '承办人'}尚未办结",
-                    {"deadline": row["deadline"], "assignee": row["assignee"]},
-                    now,
-                )
-                notify.enqueue(
-                    conn, self.cfg, self.routes(), self.contacts(), row, "overdue", 1, now
-                )
+                note, data = describe(row)
+                event(conn, r["id"], "system", action, note, data, now)
+                notify.enqueue(conn, self.cfg, self.routes(), self.contacts(), row, reason, 1, now)
             n += 1
         if n:
             self._wake.set()

@@ -341,3 +341,27 @@ def test_dispatched_alert_past_its_deadline_is_reminded_once_per_deadline(env):
     state.dispatch(engine.conn, 1, "officer", "王科长", now + 20000, None, now=now + 9100)
     state.resolve(engine.conn, 1, "officer", "已解决", now=now + 9200)
     assert engine.deadline_reminders(now + 30000) == 0
+
+
+def test_due_revisit_is_reminded_once(env):
+    rule = {"name": "m", "type": "match", "key": "grid_id", "filter": {"category": ["wages"]}}
+    services, engine = env([rule])
+    import_contacts(
+        engine.conn,
+        [{"name": "网格员", "level": "grid", "grid_id": "G1", "email": "g@example.com"}],
+        "t",
+        "t",
+    )
+    now = time.time()
+    engine.on_posts([post("v:1", now, "讨薪", grid="G1", street="唐冶街道", category="wages")])
+    state.resolve(engine.conn, 1, "officer", "已协调", revisit_at=now + 600, now=now)
+    assert engine.revisit_reminders(now + 300) == 0
+    assert engine.revisit_reminders(now + 601) == 1
+    assert engine.revisit_reminders(now + 900) == 0
+    assert [e["action"] for e in state.events(engine.conn, 1)].count("revisit_due") == 1
+    assert (
+        engine.conn.execute("SELECT COUNT(*) FROM alert_pending WHERE reason='revisit'").fetchone()[
+            0
+        ]
+        >= 1
+    )
