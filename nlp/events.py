@@ -193,6 +193,10 @@ class EventClusterer:
             self.assigned.popitem(last=False)
 
     # ---- assignment ----------------------------------------------------------------------
+    def _too_old(self, f: PostFeatures, e: Event) -> bool:
+        """An event older than ``max_age_s`` at the post's time takes no new posts."""
+        return f.ts - e.first_seen.timestamp() > self.max_age_s
+
     def _score(self, f: PostFeatures, vec: dict[str, float], st: _Open) -> float:
         e = st.event
         if f.street and e.streets and f.street not in e.streets:
@@ -203,7 +207,7 @@ class EventClusterer:
             <= e.last_seen.timestamp() + self.window_s
         ):
             return -1.0
-        if f.ts - e.first_seen.timestamp() > self.max_age_s:
+        if self._too_old(f, e):
             return -1.0  # closed by age: the post starts a new event
         c = st.centroid
         cos = sum(w * c.get(t, 0.0) for t, w in vec.items()) / st.norm
@@ -234,10 +238,7 @@ class EventClusterer:
         best: tuple[float, str] | None = None
         if f.duplicate_of and f.duplicate_of in self.assigned:
             dup_ev = self.assigned[f.duplicate_of]
-            if (
-                dup_ev in self.open
-                and f.ts - self.open[dup_ev].event.first_seen.timestamp() <= self.max_age_s
-            ):
+            if dup_ev in self.open and not self._too_old(f, self.open[dup_ev].event):
                 best = (9.0, dup_ev)  # a copy joins its original's event
         if best is None:
             overlap: Counter[str] = Counter()

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nlp.charvocab import normalize_text
 from nlp.metrics import classification_metrics, neutral_called_negative
 from nlp.sentiment import LABELS
 from nlp.tasks import load_examples
@@ -125,35 +124,22 @@ class TfidfLogReg:
         )
 
     def fit(self, train: list[dict], dev: list[dict]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
+        # the same model the service averages with the transformer (nlp.sentiment_companion)
+        from nlp.sentiment_companion import fit
 
-        texts = [normalize_text(_text(r)) for r in train]
-        y = [r["sentiment"] for r in train]
-        w = [1.0] * len(texts)
+        pairs = [(_text(r), r["sentiment"]) for r in train]
+        w = [1.0] * len(pairs)
         if self.reviews:
             from nlp.corpus import review_examples
 
             pool = review_examples()
             for t, lab in random.Random(self.seed).sample(pool, min(self.reviews, len(pool))):
-                texts.append(normalize_text(t))
-                y.append(lab)
+                pairs.append((t, lab))
                 w.append(self.review_weight)
-        self.vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=1)
-        x = self.vec.fit_transform(texts)
-        xd = self.vec.transform([normalize_text(_text(r)) for r in dev])
-        gold = [r["sentiment"] for r in dev]
-        best = None
-        for c in (0.3, 1.0, 3.0, 10.0, 30.0):
-            clf = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
-            clf.fit(x, y, sample_weight=w)
-            f1 = classification_metrics(gold, list(clf.predict(xd)), LABELS)["macro_f1"]
-            if best is None or f1 > best[0]:
-                best = (f1, clf)
-        self.clf = best[1]
+        self.model, _ = fit(pairs, [(_text(r), r["sentiment"]) for r in dev], w)
 
     def predict(self, texts: list[str]) -> list[str]:
-        return list(self.clf.predict(self.vec.transform([normalize_text(t) for t in texts])))
+        return [LABELS[i] for i in self.model.proba(texts).argmax(axis=1)]
 
 
 def compare(

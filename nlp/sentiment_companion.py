@@ -25,7 +25,7 @@ import numpy as np
 from nlp.charvocab import normalize_text
 from nlp.metrics import classification_metrics
 
-LABELS = ("negative", "neutral", "positive")
+LABELS = ("negative", "neutral", "positive")  # nlp.sentiment.LABELS, without importing torch
 FILE = "companion.npz"
 WEIGHT = 0.5  # transformer share of the averaged probabilities
 NGRAMS = (1, 3)
@@ -81,8 +81,13 @@ class Companion:
             )
 
 
-def fit(train: list[tuple[str, str]], dev: list[tuple[str, str]]) -> tuple[Companion, dict]:
-    """Fit on (text, label) pairs; C is chosen on dev. Returns the companion and a summary."""
+def fit(
+    train: list[tuple[str, str]],
+    dev: list[tuple[str, str]],
+    weights: list[float] | None = None,
+) -> tuple[Companion, dict]:
+    """Fit on (text, label) pairs (optionally weighted); C is chosen on dev. Returns the
+    companion and a summary."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -94,7 +99,7 @@ def fit(train: list[tuple[str, str]], dev: list[tuple[str, str]]) -> tuple[Compa
     best: tuple[float, float, Any] | None = None
     for c in (0.3, 1.0, 3.0, 10.0, 30.0):
         clf = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
-        clf.fit(x, y)
+        clf.fit(x, y, sample_weight=weights)
         f1 = classification_metrics(gold, list(clf.predict(xd)), LABELS)["macro_f1"]
         if best is None or f1 > best[0]:
             best = (f1, c, clf)
