@@ -104,12 +104,16 @@ class SourceSpider(scrapy.Spider):
         if any(self.seen.has(self.source_name, k) for k in keys):
             self.crawler.stats.inc_value("yuqing/skipped_known")
             return "seen"
+        return "new" if self.reserve(*keys) else "limit"
+
+    def reserve(self, *keys: str) -> bool:
+        """Count a detail request against max_items and remember its keys for this run."""
         if self.details >= self.src.max_items:
             self.crawler.stats.inc_value("yuqing/skipped_max_items")
-            return "limit"
+            return False
         self.details += 1
         self.requested.update(keys)
-        return "new"
+        return True
 
     def list_request(self, url: str, callback, **kw) -> scrapy.Request | None:
         """Feed/list pages: always re-fetched (dont_filter), bounded by max_pages and loops."""

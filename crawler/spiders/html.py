@@ -89,11 +89,8 @@ class HtmlSpider(SourceSpider):
             or url_key(url) in self.requested
         ):
             return None
-        if self.details >= self.src.max_items:
-            self.crawler.stats.inc_value("yuqing/skipped_max_items")
+        if not self.reserve(url_key(url)):
             return None
-        self.details += 1
-        self.requested.add(url_key(url))
         self.crawler.stats.inc_value("yuqing/thread_refresh")
         return self.detail_request(
             url, self.parse_detail, cb_kwargs={"native_id": nid}, dont_filter=True
